@@ -1,0 +1,93 @@
+//! The component traits. Implement them with plain safe code: the registrar wraps every
+//! implementation in a guard that catches panics inside the plugin.
+//!
+//! Shapes use `B` for batch, `L` for sequence length, `D` for feature width.
+use tch::Tensor;
+
+use crate::{Modality, ModalityFeatures, Result, TensorMap};
+
+/// Maps one modality to a feature vector per example.
+pub trait Encoder {
+    /// The modality this encoder consumes.
+    fn modality(&self) -> Modality;
+    /// Width `D` of the output.
+    fn output_dim(&self) -> i64;
+    /// Input shapes by modality: image `[B, C, H, W]` f32; text `[B, L]` i64 token ids with
+    /// padding id 0; audio `[B, n_mels, T]` f32; video `[B, T, C, H, W]` f32.
+    /// Returns `[B, D]`, not normalised.
+    fn encode(&self, input: &Tensor, train: bool) -> Result<Tensor>;
+}
+
+/// Combines per-modality features `[B, D_m]` into one `[B, D]` representation.
+/// Must accept any non-empty subset of modalities and honour each presence mask.
+pub trait Fusion {
+    fn output_dim(&self) -> i64;
+    fn fuse(&self, features: &ModalityFeatures, train: bool) -> Result<Tensor>;
+}
+
+/// A training objective over named tensors; it may own parameters (e.g. a logit scale).
+pub trait Loss {
+    fn compute(&self, inputs: &TensorMap, train: bool) -> Result<LossOutput>;
+}
+
+/// A scalar loss plus extra scalars worth logging (kept as tensors: reading them would
+/// force a device sync every step).
+#[derive(Debug)]
+pub struct LossOutput {
+    /// Scalar `[]` loss to minimise.
+    pub loss: Tensor,
+    /// Named scalar `[]` tensors to log, e.g. `logit_scale`.
+    pub logs: Vec<(String, Tensor)>,
+}
+
+/// What a sampler knows about the dataset when it orders an epoch.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SamplerContext {
+    /// Number of examples.
+    pub len: usize,
+    /// Zero-based epoch index.
+    pub epoch: usize,
+    /// Total epochs planned (curricula use the fraction `epoch / epochs`).
+    pub epochs: usize,
+    /// The run's seed; samplers must be deterministic given it.
+    pub seed: u64,
+    /// Class label per example, when the dataset has labels.
+    pub labels: Option<Vec<i64>>,
+}
+
+impl SamplerContext {
+    pub fn new(len: usize, epoch: usize, epochs: usize, seed: u64) -> Self {
+        Self { len, epoch, epochs, seed, labels: None }
+    }
+    pub fn with_labels(mut self, labels: Vec<i64>) -> Self {
+        self.labels = Some(labels);
+        self
+    }
+}
+
+/// Decides the order (and multiplicity) of examples in an epoch.
+pub trait Sampler {
+    /// Dataset indices for this epoch, each `< ctx.len`.
+    fn epoch_order(&self, ctx: &SamplerContext) -> Result<Vec<usize>>;
+}
+
+/// Named metric values, e.g. `[("i2t_r1", 0.41), ...]`.
+pub type Scores = Vec<(String, f64)>;
+
+/// Scores a whole evaluation split from named tensors (documented per metric).
+pub trait Metric {
+    fn compute(&self, inputs: &TensorMap) -> Result<Scores>;
+}
+
+/// Turns text into token ids. Id 0 is padding by convention.
+pub trait Tokenizer {
+    /// Builds the vocabulary from a training corpus (a no-op for fixed vocabularies).
+    fn fit(&mut self, corpus: &[String]) -> Result<()>;
+    /// Number of ids, including specials.
+    fn vocab_size(&self) -> i64;
+    /// `[B, L]` i64 ids for `texts`, padded with 0 to the context length.
+    fn encode(&self, texts: &[String]) -> Result<Tensor>;
+    /// The learned state (e.g. the vocabulary), saved with the run.
+    fn state(&self) -> Result<serde_json::Value>;
+}

@@ -1,0 +1,44 @@
+//! Datasets. Examples are decoded once into tensors held in memory; batches are views
+//! gathered by index, so the trainer never waits on decoding for these sizes.
+mod fashion_mnist;
+mod idx;
+
+pub use fashion_mnist::{load_fashion_mnist, FASHION_MNIST_CLASSES};
+pub use idx::{read_idx, IdxArray};
+
+use tch::Tensor;
+
+/// Images with class labels and caption templates: an image–text dataset whose captions
+/// are written from class names (e.g. "a photo of a {}." → "a photo of a sneaker.").
+#[derive(Debug)]
+pub struct CaptionedImages {
+    pub name: String,
+    pub split: String,
+    /// `[N, C, H, W]` f32, normalised.
+    pub images: Tensor,
+    /// Class per example.
+    pub labels: Vec<i64>,
+    pub class_names: Vec<String>,
+    /// Caption templates with one `{}` for the class name.
+    pub templates: Vec<String>,
+}
+
+impl CaptionedImages {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn caption(&self, class: i64, template: usize) -> String {
+        self.templates[template].replace("{}", &self.class_names[class as usize])
+    }
+
+    /// Every caption the templates can produce, for fitting a tokenizer.
+    pub fn all_captions(&self) -> Vec<String> {
+        let classes = self.class_names.len() as i64;
+        (0..classes).flat_map(|c| (0..self.templates.len()).map(move |t| (c, t))).map(|(c, t)| self.caption(c, t)).collect()
+    }
+}

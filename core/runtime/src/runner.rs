@@ -1,0 +1,105 @@
+//! `plexus run SCRIPT --config FILE [key=value ...]`: load, check, run, record.
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::config::{to_yaml, ExperimentConfig};
+use crate::error::{Error, Result};
+use crate::plugins::{default_search_path, Registry};
+use crate::run_dir::RunDir;
+use crate::script::{self, Limits, Session};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub script: PathBuf,
+    pub config: PathBuf,
+    pub overrides: Vec<String>,
+    pub runs_dir: PathBuf,
+    pub plugin_dirs: Vec<PathBuf>,
+    pub limits: Limits,
+}
+
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub metrics: serde_json::Map<String, Value>,
+}
+
+/// Top-level settings every experiment may set.
+struct Settings {
+    name: String,
+    seed: u64,
+    device: String,
+    threads: i32,
+    plugin_paths: Vec<PathBuf>,
+}
+
+fn settings(cfg: &ExperimentConfig, script: &Path) -> Result<Settings> {
+    let stem = script.file_stem().and_then(|s| s.to_str()).unwrap_or("run").to_string();
+    let threads: i32 = cfg.setting("threads", 0)?;
+    let available = std::thread::available_parallelism().map(|n| n.get() as i32).unwrap_or(1);
+    Ok(Settings {
+        name: cfg.setting("name", stem)?,
+        seed: cfg.setting("seed", 0u64)?,
+        device: cfg.setting("device", "auto".to_string())?,
+        threads: if threads > 0 { threads } else { available },
+        plugin_paths: cfg.setting::<Vec<PathBuf>>("plugin_paths", Vec::new())?,
+    })
+}
+
+pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let script_file = opts.script.display().to_string();
+    let source = std::fs::read_to_string(&opts.script).map_err(|e| Error::io(&opts.script, e))?;
+    let config_file = opts.config.display().to_string();
+    let cfg = ExperimentConfig::load(&config_file, &opts.overrides)?;
+    let st = settings(&cfg, &opts.script)?;
+
+    tch::set_num_threads(st.threads);
+    tch::manual_seed(st.seed as i64);
+    let device = crate::device::resolve(&st.device).map_err(|e| Error::Config {
+        file: config_file.clone(),
+        key: "device".into(),
+        message: e.to_string(),
+    })?;
+    let mut dirs = opts.plugin_dirs.clone();
+    dirs.extend(st.plugin_paths.iter().cloned());
+    let registry = Rc::new(Registry::discover(&default_search_path(&dirs)));
+
+    // Compile before creating the run folder: a syntax error leaves nothing behind.
+    script::compile(&rhai::Engine::new(), &script_file, &source)?;
+
+    let run = RunDir::create(&opts.runs_dir, &st.name)?;
+    let dir = run.path().to_path_buf();
+    run.write("config.yaml", to_yaml(&cfg.root).as_bytes())?;
+    run.write("script.rhai", source.as_bytes())?;
+    run.write_json("plugins.json", &registry.fingerprints_json())?;
+    tracing::info!("run folder {} (device {}, seed {}, {} threads)", dir.display(), crate::device::describe(device), st.seed, st.threads);
+
+    let session = Rc::new(RefCell::new(Session::new(registry.clone(), cfg, device, st.seed, run)));
+    let script_dir = opts.script.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let engine = script::engine(session.clone(), script_dir, &opts.limits);
+    let ast = script::compile(&engine, &script_file, &source)?;
+    let result = engine.run_ast(&ast).map_err(|e| script::runtime_error(&script_file, e));
+
+    let session = session.borrow();
+    let mut summary = json!({
+        "name": st.name,
+        "status": if result.is_ok() { "completed" } else { "failed" },
+        "metrics": Value::Object(session.summary.clone()),
+        "seed": st.seed,
+        "device": crate::device::describe(device),
+        "threads": st.threads,
+        "wall_seconds": started.elapsed().as_secs_f64(),
+        "protocol": crate::eval::PROTOCOL,
+    });
+    if let Err(e) = &result {
+        summary["error"] = json!(e.to_string());
+    }
+    session.run.write_json("summary.json", &summary)?;
+    result?;
+    Ok(RunOutcome { dir, metrics: session.summary.clone() })
+}

@@ -1,0 +1,57 @@
+//! Building components by registry name: `encoder("vit", cfg.model.image)`,
+//! `tokenizer`, `loss`, `sampler`, `metric`. An optional last argument names the
+//! parameter scope (e.g. `"visual"`), which becomes the checkpoint key prefix.
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rhai::{Dynamic, Engine};
+
+use super::api_config::hparams_of;
+use super::convert::{rt, RhaiResult};
+use super::handles::{DatasetHandle, EncoderHandle, LossHandle, MetricHandle, SamplerHandle, TokenizerHandle};
+use super::Shared;
+
+/// Registers `name(component, cfg)` and `name(component, cfg, scope)` for one kind.
+macro_rules! constructor {
+    ($engine:expr, $session:expr, $fn_name:literal, $method:ident, $wrap:expr) => {{
+        let s = $session.clone();
+        let build = move |component: &str, cfg: Dynamic, scope: Option<&str>| -> RhaiResult<Dynamic> {
+            let hp = hparams_of(&cfg, &format!("{} `{component}`", $fn_name))?;
+            let mut session = s.borrow_mut();
+            let scope = session.param_scope(component, scope);
+            let path = session.vs.root() / scope.as_str();
+            let built = session.registry.$method(component, &path, &hp).map_err(rt)?;
+            Ok(Dynamic::from($wrap(built)))
+        };
+        let b = build.clone();
+        $engine.register_fn($fn_name, move |component: &str, cfg: Dynamic| b(component, cfg, None));
+        $engine.register_fn($fn_name, move |component: &str, cfg: Dynamic, scope: &str| build(component, cfg, Some(scope)));
+    }};
+}
+
+pub fn register(engine: &mut Engine, session: &Shared) {
+    engine
+        .register_type_with_name::<EncoderHandle>("Encoder")
+        .register_type_with_name::<TokenizerHandle>("Tokenizer")
+        .register_type_with_name::<LossHandle>("Loss")
+        .register_type_with_name::<SamplerHandle>("Sampler")
+        .register_type_with_name::<MetricHandle>("Metric");
+    constructor!(engine, session, "encoder", encoder, |b| EncoderHandle(Rc::new(b)));
+    constructor!(engine, session, "tokenizer", tokenizer, |b| TokenizerHandle(Rc::new(RefCell::new(b))));
+    constructor!(engine, session, "loss", loss, |b| LossHandle(Rc::new(b)));
+    constructor!(engine, session, "sampler", sampler, |b| SamplerHandle(Rc::new(b)));
+    constructor!(engine, session, "metric", metric, |b| MetricHandle(Rc::new(b)));
+
+    engine
+        .register_get("output_dim", |e: &mut EncoderHandle| e.0.output_dim())
+        .register_get("modality", |e: &mut EncoderHandle| e.0.modality().name().to_string())
+        .register_get("vocab_size", |t: &mut TokenizerHandle| t.0.borrow().vocab_size())
+        // Fits on every caption the dataset's templates can produce.
+        .register_fn("fit", |t: &mut TokenizerHandle, data: DatasetHandle| -> RhaiResult<()> {
+            t.0.borrow_mut().fit(&data.0.all_captions()).map_err(rt)
+        })
+        .register_fn("fit", |t: &mut TokenizerHandle, corpus: rhai::Array| -> RhaiResult<()> {
+            let texts: Vec<String> = corpus.into_iter().map(|d| d.to_string()).collect();
+            t.0.borrow_mut().fit(&texts).map_err(rt)
+        });
+}

@@ -1,0 +1,81 @@
+//! The Rhai experiment runtime. A script decides *what* runs (components, schedule,
+//! evaluation); every per-step and per-example computation stays in Rust, since a Rhai
+//! call costs about a microsecond.
+mod api_components;
+mod api_config;
+mod api_train;
+mod convert;
+mod handles;
+mod session;
+
+pub use session::{Session, Shared};
+
+use std::path::Path;
+
+use rhai::{Engine, EvalAltResult, ParseError, AST};
+
+use crate::error::Error;
+
+/// Sandbox limits: enough for any experiment script, small enough to stop a runaway one.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 50_000_000,
+            max_call_levels: 64,
+            max_string_size: 1 << 20,
+            max_array_size: 1 << 20,
+            max_map_size: 1 << 16,
+        }
+    }
+}
+
+/// An engine with the plexus API bound to `session` and imports rooted at `script_dir`.
+pub fn engine(session: Shared, script_dir: &Path, limits: &Limits) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(script_dir));
+    engine.on_print(|text| {
+        println!("{text}");
+        tracing::info!(target: "script", "{text}");
+    });
+    engine.on_debug(|text, _, pos| tracing::debug!(target: "script", "{pos:?}: {text}"));
+    api_config::register(&mut engine, &session);
+    api_components::register(&mut engine, &session);
+    api_train::register(&mut engine, &session);
+    engine
+}
+
+/// Compiles a script, reporting syntax errors as `file:line:column: message`.
+pub fn compile(engine: &Engine, file: &str, source: &str) -> Result<AST, Error> {
+    engine.compile(source).map_err(|e| parse_error(file, e))
+}
+
+fn parse_error(file: &str, e: ParseError) -> Error {
+    let pos = e.position();
+    Error::Script(format!(
+        "{file}:{}:{}: syntax error: {}",
+        pos.line().unwrap_or(0),
+        pos.position().unwrap_or(0),
+        e.err_type()
+    ))
+}
+
+/// Formats a runtime error as `file:line:column: message`.
+pub fn runtime_error(file: &str, mut e: Box<EvalAltResult>) -> Error {
+    let pos = e.take_position();
+    Error::Script(format!("{file}:{}:{}: {e}", pos.line().unwrap_or(0), pos.position().unwrap_or(0)))
+}

@@ -1,0 +1,51 @@
+//! State shared by every API function during one script run.
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+use tch::{nn, Device};
+
+use crate::config::ExperimentConfig;
+use crate::plugins::Registry;
+use crate::run_dir::RunDir;
+
+pub struct Session {
+    pub registry: Rc<Registry>,
+    pub config: ExperimentConfig,
+    pub vs: nn::VarStore,
+    pub device: Device,
+    pub seed: u64,
+    pub run: RunDir,
+    /// Final numbers reported with `summary(...)`.
+    pub summary: Map<String, Value>,
+    /// The step of the most recent training step, stamped on `log(...)` records.
+    pub step: usize,
+    component_count: usize,
+}
+
+pub type Shared = Rc<RefCell<Session>>;
+
+impl Session {
+    pub fn new(registry: Rc<Registry>, config: ExperimentConfig, device: Device, seed: u64, run: RunDir) -> Self {
+        Self {
+            registry,
+            config,
+            vs: nn::VarStore::new(device),
+            device,
+            seed,
+            run,
+            summary: Map::new(),
+            step: 0,
+            component_count: 0,
+        }
+    }
+
+    /// A fresh parameter-path name: `name` if given, else `<component><n>`.
+    pub fn param_scope(&mut self, component: &str, name: Option<&str>) -> String {
+        self.component_count += 1;
+        match name {
+            Some(n) => n.to_string(),
+            None => format!("{component}{}", self.component_count),
+        }
+    }
+}
