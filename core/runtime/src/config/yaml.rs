@@ -5,10 +5,12 @@ use crate::error::{Error, Result};
 
 /// Parses YAML text into a JSON tree; syntax errors carry `file:line:column`.
 pub fn parse_yaml(file: &str, text: &str) -> Result<Value> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+    let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
         Error::Yaml { file: file.to_string(), line, column, message: strip_location(&e.to_string()) }
     })?;
+    // `<<: *anchor` merge keys, so one preset section can extend another.
+    yaml.apply_merge().map_err(|e| Error::Config { file: file.to_string(), key: "<<".into(), message: e.to_string() })?;
     let json = serde_json::to_value(&yaml).map_err(|e| Error::Config {
         file: file.to_string(),
         key: "(root)".into(),
@@ -49,6 +51,12 @@ mod tests {
         let parts: Vec<&str> = err.splitn(4, ':').collect();
         assert!(parts[1].parse::<usize>().unwrap() >= 2, "{err}");
         assert!(err.contains("YAML syntax error"), "{err}");
+    }
+
+    #[test]
+    fn merge_keys_extend_a_section() {
+        let v = parse_yaml("e.yaml", "a: &base {x: 1, y: 2}\nb:\n  <<: *base\n  y: 3\n").unwrap();
+        assert_eq!(v["b"], serde_json::json!({"x": 1, "y": 3}));
     }
 
     #[test]

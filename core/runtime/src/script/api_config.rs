@@ -1,5 +1,5 @@
 //! `config()` and the `Config` type: `cfg.train.epochs`, `cfg.get("k", default)`,
-//! `cfg.model.text.with(#{vocab_size: 40})`, `cfg.keys()`.
+//! `cfg.model.text.merge(#{vocab_size: 40})`, `cfg.keys()`.
 use plexus_plugin::Hparams;
 use rhai::{Dynamic, Engine, Map};
 
@@ -32,7 +32,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
         })
         .register_fn("has", |node: &mut ConfigNode, key: &str| node.value().get(key).is_some())
         .register_fn("keys", |node: &mut ConfigNode| -> rhai::Array { node.keys().into_iter().map(Dynamic::from).collect() })
-        .register_fn("with", |node: &mut ConfigNode, overlay: Map| -> RhaiResult<ConfigNode> {
+        .register_fn("merge", |node: &mut ConfigNode, overlay: Map| -> RhaiResult<ConfigNode> {
             Ok(node.with(&to_json(&Dynamic::from_map(overlay))?))
         })
         .register_fn("to_map", |node: &mut ConfigNode| to_dynamic(node.value()))

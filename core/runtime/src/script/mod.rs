@@ -48,10 +48,7 @@ pub fn engine(session: Shared, script_dir: &Path, limits: &Limits) -> Engine {
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
         .set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(script_dir));
-    engine.on_print(|text| {
-        println!("{text}");
-        tracing::info!(target: "script", "{text}");
-    });
+    engine.on_print(|text| println!("{text}"));
     engine.on_debug(|text, _, pos| tracing::debug!(target: "script", "{pos:?}: {text}"));
     api_config::register(&mut engine, &session);
     api_components::register(&mut engine, &session);
