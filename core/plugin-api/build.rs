@@ -14,6 +14,10 @@ fn main() {
     println!("cargo:rustc-env=PLEXUS_RUSTC_VERSION={version}");
     println!("cargo:rustc-env=PLEXUS_TARGET={}", std::env::var("TARGET").unwrap());
     println!("cargo:rustc-env=PLEXUS_TORCH_VERSION={}", torch_version());
+    // rpath for this crate's own test binaries (as build/rpath.rs does elsewhere).
+    if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    }
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
 }
 
