@@ -160,3 +160,31 @@ fn plugin_path_env_is_searched_first() {
     assert_eq!(dirs[0], Path::new("/nonexistent/a"));
     assert_eq!(dirs[1], Path::new("/nonexistent/b"));
 }
+
+#[test]
+fn plugin_errors_and_logs_reach_the_script_user() {
+    let exp = plexus_tests::Experiment::tiny();
+    std::fs::write(
+        exp.path().join("panic.rhai"),
+        "let cfg = config();\nlet enc = encoder(\"panicking_encoder\", #{ panic_on_build: true });\n",
+    )
+    .unwrap();
+    let out = plexus(exp.path(), &["run", "panic.rhai", "--config", "tiny.yaml"]);
+    let text = stdout_stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("panic.rhai:2:") && text.contains("plexus-fixture-faulty") && text.contains("panicking_encoder"), "{text}");
+
+    // A plugin's tracing events are printed by the host's subscriber.
+    std::fs::write(
+        exp.path().join("log.rhai"),
+        "let cfg = config();\nlet data = dataset(\"fashion_mnist\", cfg.data.test);\nlet tok = tokenizer(\"word\", #{});\ntok.fit(data);\n\
+         let text = encoder(\"text_transformer\", #{ vocab_size: tok.vocab_size, width: 8, heads: 1, layers: 1, output_dim: 1, context_length: 16 });\n\
+         let m = dual_encoder(encoder(\"failing_encoder\", #{}), text, tok);\nevaluate(m, data, []);\n",
+    )
+    .unwrap();
+    let out = plexus(exp.path(), &["run", "log.rhai", "--config", "tiny.yaml"]);
+    let text = stdout_stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("failing_encoder: about to fail on purpose"), "plugin log missing: {text}");
+    assert!(text.contains("deliberate error in forward"), "{text}");
+}

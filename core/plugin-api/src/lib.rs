@@ -8,14 +8,46 @@
 //!   declaration the host loads, stamped with an ABI [`abi::Fingerprint`].
 //!
 //! A plugin is a `cdylib` crate:
-//! ```ignore
-//! fn register(r: &mut plexus_plugin::Registrar) -> plexus_plugin::Result<()> {
-//!     r.encoder("patch_mean", "Patch-mean image encoder", |path, cfg: &PatchMeanConfig| {
-//!         PatchMean::new(path, cfg)
+//! ```
+//! use plexus_plugin::serde::{Deserialize, Serialize};
+//! use plexus_plugin::tch::{nn, Tensor};
+//! use plexus_plugin::{Encoder, Error, Modality, Registrar, Result};
+//!
+//! /// Config fields and defaults; unknown keys are rejected with a suggestion.
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! #[serde(crate = "plexus_plugin::serde", default, deny_unknown_fields)]
+//! pub struct RowMeanConfig {
+//!     pub in_dim: i64,
+//!     pub out_dim: i64,
+//! }
+//! impl Default for RowMeanConfig {
+//!     fn default() -> Self { Self { in_dim: 28, out_dim: 16 } }
+//! }
+//!
+//! /// Averages image rows, then projects: a toy image encoder.
+//! pub struct RowMean { proj: nn::Linear, cfg: RowMeanConfig }
+//!
+//! impl Encoder for RowMean {
+//!     fn modality(&self) -> Modality { Modality::Image }
+//!     fn output_dim(&self) -> i64 { self.cfg.out_dim }
+//!     /// images `[B, C, H, W]` → `[B, out_dim]`
+//!     fn encode(&self, images: &Tensor, _train: bool) -> Result<Tensor> {
+//!         if images.dim() != 4 || images.size()[3] != self.cfg.in_dim {
+//!             return Err(Error::shape(format!("expected [B, C, H, {}], got {:?}", self.cfg.in_dim, images.size())));
+//!         }
+//!         let rows = images.mean_dim([1i64, 2].as_slice(), false, images.kind()); // [B, W]
+//!         Ok(rows.apply(&self.proj)) // [B, out_dim]
+//!     }
+//! }
+//!
+//! fn register(r: &mut Registrar) -> Result<()> {
+//!     r.encoder("row_mean", "Row-mean image encoder", |path, cfg: &RowMeanConfig| {
+//!         Ok(RowMean { proj: nn::linear(path / "proj", cfg.in_dim, cfg.out_dim, Default::default()), cfg: cfg.clone() })
 //!     });
 //!     Ok(())
 //! }
 //! plexus_plugin::export_plugin!(register);
+//! # fn main() {}
 //! ```
 //! Every call the host makes into a component goes through a guard compiled into the
 //! plugin, which turns a panic into an [`Error::Panic`]: a panic must never unwind across
