@@ -1,0 +1,89 @@
+//! Caption metrics as components (`bleu`, `rouge_l`, `cider`, `caption` = all three) and
+//! [`caption_scores`], the text entry point `plexus score` uses.
+//!
+//! Components see token ids, not text: tokenise the captions (e.g. with the run's word
+//! tokenizer, or [`crate::ptb_tokenize`] then a vocabulary) and pass `[N, L]` / `[N, R, L]`
+//! id tensors. BLEU, ROUGE-L and CIDEr-D only compare words for equality, so scores over
+//! ids equal scores over the words they stand for.
+use plexus_plugin::serde::{Deserialize, Serialize};
+use plexus_plugin::{Metric, Result, Scores, TensorMap};
+
+use crate::text::{check_counts, ref_rows_of, rows_of};
+use crate::{bleu_ids, cider_d_ids, ptb_tokenize_all, rouge_l_ids};
+
+/// Which caption metrics a component reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptionMetric {
+    Bleu,
+    RougeL,
+    Cider,
+    All,
+}
+
+impl CaptionMetric {
+    fn wants(self, m: CaptionMetric) -> bool {
+        self == CaptionMetric::All || self == m
+    }
+}
+
+/// Scores over word-id sequences, named `bleu_1..bleu_4`, `rouge_l`, `cider`.
+pub fn caption_scores_ids(which: CaptionMetric, cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>]) -> Scores {
+    let mut out = Scores::new();
+    if which.wants(CaptionMetric::Bleu) {
+        let b = bleu_ids(cands, refs);
+        out.extend((0..4).map(|k| (format!("bleu_{}", k + 1), b.corpus[k])));
+    }
+    if which.wants(CaptionMetric::RougeL) {
+        out.push(("rouge_l".into(), rouge_l_ids(cands, refs).0));
+    }
+    if which.wants(CaptionMetric::Cider) {
+        out.push(("cider".into(), cider_d_ids(cands, refs).0));
+    }
+    out
+}
+
+/// Raw captions → PTB tokenisation (as pycocoevalcap's `COCOEvalCap`) → the chosen scores.
+/// With `tokenize: false` the captions must already be tokenised (space-separated words).
+pub fn caption_scores(which: CaptionMetric, cands: &[String], refs: &[Vec<String>], tokenize: bool) -> Result<Scores> {
+    check_counts(cands.len(), refs, "caption")?;
+    let (cands, refs): (Vec<String>, Vec<Vec<String>>) = if tokenize {
+        (ptb_tokenize_all(cands), refs.iter().map(|r| ptb_tokenize_all(r)).collect())
+    } else {
+        (cands.to_vec(), refs.to_vec())
+    };
+    let mut out = Scores::new();
+    if which.wants(CaptionMetric::Bleu) {
+        let b = crate::bleu(&cands, &refs)?;
+        out.extend((0..4).map(|k| (format!("bleu_{}", k + 1), b.corpus[k])));
+    }
+    if which.wants(CaptionMetric::RougeL) {
+        out.push(("rouge_l".into(), crate::rouge_l(&cands, &refs)?.0));
+    }
+    if which.wants(CaptionMetric::Cider) {
+        out.push(("cider".into(), crate::cider_d(&cands, &refs)?.0));
+    }
+    Ok(out)
+}
+
+/// The caption components take no options (the constants are pycocoevalcap's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(crate = "plexus_plugin::serde", default, deny_unknown_fields)]
+pub struct CaptionConfig {}
+
+#[derive(Debug)]
+pub struct Caption {
+    pub which: CaptionMetric,
+}
+
+impl Metric for Caption {
+    /// Inputs: `pred_tokens` `[N, L]` i64 candidate ids and `ref_tokens` `[N, R, L]` i64
+    /// reference ids, 0 = padding (an all-padding reference row is absent; each candidate
+    /// needs at least one reference). Outputs `bleu_1..bleu_4`, `rouge_l`, `cider`
+    /// (CIDEr-D, σ = 6, ×10, document frequencies from these references) as selected.
+    fn compute(&self, inputs: &TensorMap) -> Result<Scores> {
+        let cands = rows_of(inputs.get("pred_tokens")?, "pred_tokens")?;
+        let refs = ref_rows_of(inputs.get("ref_tokens")?, "ref_tokens")?;
+        check_counts(cands.len(), &refs, "caption")?;
+        Ok(caption_scores_ids(self.which, &cands, &refs))
+    }
+}
