@@ -53,9 +53,9 @@ fn yaml_values_and_script_lines_take_effect_without_recompiling() {
         let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
         text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).max().unwrap()
     };
-    // 640 examples: 2 epochs × 5 batches of 128, then 1 epoch × 20 batches of 32.
-    assert_eq!(steps(&runs[0]), 10);
-    assert_eq!(steps(&runs[1]), 20);
+    // 1280 examples: 2 epochs × 10 batches of 128, then 1 epoch × 40 batches of 32.
+    assert_eq!(steps(&runs[0]), 20);
+    assert_eq!(steps(&runs[1]), 40);
     let epochs = |dir: &std::path::Path| std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().matches("train/epoch_loss").count();
     assert_eq!(epochs(&runs[0]), 2);
     assert_eq!(epochs(&runs[1]), 1);

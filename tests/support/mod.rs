@@ -82,7 +82,7 @@ pub struct Experiment {
 impl Experiment {
     pub fn tiny() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        write_toy_fashion_mnist(&dir.path().join("data"), 640, 200);
+        write_toy_fashion_mnist(&dir.path().join("data"), 1280, 200);
         std::fs::copy(root().join("scripts/clip.rhai"), dir.path().join("clip.rhai")).unwrap();
         let config = std::fs::read_to_string(root().join("experiments/clip_fashion_tiny.yaml"))
             .unwrap()

@@ -47,3 +47,26 @@ pub fn evaluate(model: &DualEncoder, data: &CaptionedImages, metrics: &[&dyn Met
     }
     Ok(scores)
 }
+
+/// Writes `image_embeds` `[N, D]`, `text_embeds` `[N, D]` (each image's class caption with
+/// the first template) and `labels` `[N]` of a split to a safetensors file, unnormalised.
+pub fn export_embeddings(model: &DualEncoder, data: &CaptionedImages, path: &std::path::Path, batch_size: usize) -> Result<()> {
+    let _no_grad = tch::no_grad_guard();
+    let n = data.len() as i64;
+    let mut chunks = Vec::new();
+    let mut start = 0i64;
+    while start < n {
+        let len = (batch_size as i64).min(n - start);
+        chunks.push(model.embed_images(&data.images.narrow(0, start, len), false)?.to_device(tch::Device::Cpu));
+        start += len;
+    }
+    let classes: Vec<String> = (0..data.class_names.len() as i64).map(|c| data.caption(c, 0)).collect();
+    let class_text = model.embed_texts(&classes, false)?.to_device(tch::Device::Cpu); // [C, D]
+    let labels = Tensor::from_slice(&data.labels).to_kind(Kind::Int64); // [N]
+    let tensors = vec![
+        ("image_embeds".to_string(), Tensor::cat(&chunks, 0)),
+        ("text_embeds".to_string(), class_text.index_select(0, &labels)),
+        ("labels".to_string(), labels),
+    ];
+    crate::checkpoint::write_tensors(path, &tensors, None)
+}

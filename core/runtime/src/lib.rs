@@ -3,6 +3,7 @@
 //! Loads component plugins, runs Rhai experiment scripts against YAML configs, trains
 //! and evaluates on libtorch, and records every run. The binary is `plexus`; this
 //! library is what it and the integration tests call.
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod logging;
 pub mod model;
+pub mod optim;
 pub mod plugins;
 pub mod run_dir;
 pub mod runner;

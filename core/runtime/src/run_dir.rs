@@ -31,6 +31,34 @@ impl RunDir {
         Ok(Self { path, metrics })
     }
 
+    /// Reopens an existing run folder to resume it: metrics.jsonl is cut back to
+    /// `keep_bytes` (what the checkpoint had seen) and stale temp files are removed.
+    pub fn reopen(path: &Path, keep_bytes: u64) -> Result<Self> {
+        let metrics_path = path.join("metrics.jsonl");
+        let metrics = OpenOptions::new().write(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
+        let len = metrics.metadata().map_err(|e| Error::io(&metrics_path, e))?.len();
+        if len < keep_bytes {
+            return Err(Error::Other(format!("{}: has {len} bytes but the checkpoint saw {keep_bytes}", metrics_path.display())));
+        }
+        metrics.set_len(keep_bytes).map_err(|e| Error::io(&metrics_path, e))?;
+        drop(metrics);
+        for dir in [path.to_path_buf(), path.join("checkpoints")] {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".tmp-") {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        let metrics = OpenOptions::new().append(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
+        Ok(Self { path: path.to_path_buf(), metrics })
+    }
+
+    /// Bytes written to metrics.jsonl so far.
+    pub fn metrics_len(&self) -> Result<u64> {
+        self.metrics.metadata().map(|m| m.len()).map_err(|e| Error::io(self.path.join("metrics.jsonl"), e))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

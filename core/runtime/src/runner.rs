@@ -16,6 +16,8 @@ use crate::script::{self, Limits, Session};
 pub struct RunOptions {
     pub script: PathBuf,
     pub config: PathBuf,
+    /// Continue this run folder from its last checkpoint (script and config come from it).
+    pub resume: Option<PathBuf>,
     pub overrides: Vec<String>,
     pub runs_dir: PathBuf,
     pub plugin_dirs: Vec<PathBuf>,
@@ -51,6 +53,32 @@ fn settings(cfg: &ExperimentConfig, script: &Path) -> Result<Settings> {
 }
 
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    if let Some(dir) = &opts.resume {
+        return resume(opts, dir);
+    }
+    execute(opts, None)
+}
+
+/// Reruns a run folder's own script and resolved config from its last checkpoint.
+fn resume(opts: &RunOptions, dir: &Path) -> Result<RunOutcome> {
+    let ckpt_path = dir.join("checkpoints/last.safetensors");
+    if !dir.join("script.rhai").exists() || !dir.join("config.yaml").exists() {
+        return Err(Error::Other(format!("{}: not a plexus run folder (script.rhai or config.yaml is missing)", dir.display())));
+    }
+    if !ckpt_path.exists() {
+        return Err(Error::Other(format!(
+            "{}: nothing to resume from; the run stopped before its first checkpoint (set train.checkpoint_every to checkpoint within epochs)",
+            ckpt_path.display()
+        )));
+    }
+    let ck = crate::checkpoint::load(&ckpt_path)?;
+    let run = RunDir::reopen(dir, ck.state.metrics_bytes)?;
+    let opts = RunOptions { script: dir.join("script.rhai"), config: dir.join("config.yaml"), overrides: vec![], ..opts.clone() };
+    tracing::info!("resuming {} at step {} (epoch {})", dir.display(), ck.state.step, ck.state.epoch);
+    execute(&opts, Some((run, ck)))
+}
+
+fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpoint)>) -> Result<RunOutcome> {
     let started = Instant::now();
     let script_file = opts.script.display().to_string();
     let source = std::fs::read_to_string(&opts.script).map_err(|e| Error::io(&opts.script, e))?;
@@ -72,14 +100,20 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     // Compile before creating the run folder: a syntax error leaves nothing behind.
     script::compile(&rhai::Engine::new(), &script_file, &source)?;
 
-    let run = RunDir::create(&opts.runs_dir, &st.name)?;
+    let (run, checkpoint) = match resume {
+        Some((run, ck)) => (run, Some(ck)),
+        None => {
+            let run = RunDir::create(&opts.runs_dir, &st.name)?;
+            run.write("config.yaml", to_yaml(&cfg.root).as_bytes())?;
+            run.write("script.rhai", source.as_bytes())?;
+            (run, None)
+        }
+    };
     let dir = run.path().to_path_buf();
-    run.write("config.yaml", to_yaml(&cfg.root).as_bytes())?;
-    run.write("script.rhai", source.as_bytes())?;
     run.write_json("plugins.json", &registry.fingerprints_json())?;
     tracing::info!("run folder {} (device {}, seed {}, {} threads)", dir.display(), crate::device::describe(device), st.seed, st.threads);
 
-    let session = Rc::new(RefCell::new(Session::new(registry.clone(), cfg, device, st.seed, run)));
+    let session = Rc::new(RefCell::new(Session::new(registry.clone(), cfg, device, st.seed, run, checkpoint)));
     let script_dir = opts.script.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let engine = script::engine(session.clone(), script_dir, &opts.limits);
     let ast = script::compile(&engine, &script_file, &source)?;
@@ -99,7 +133,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     if let Err(e) = &result {
         summary["error"] = json!(e.to_string());
     }
-    session.run.write_json("summary.json", &summary)?;
+    session.run.borrow().write_json("summary.json", &summary)?;
     result?;
     Ok(RunOutcome { dir, metrics: session.summary.clone() })
 }

@@ -91,7 +91,8 @@ pub fn load(path: &Path, registry: &mut Registry) -> Result<LoadOutcome> {
     let host = Fingerprint::current();
     let theirs = Fingerprint::parse(&fingerprint);
     if host != theirs {
-        return Err(abi::mismatch_error(&format!("`{name}` ({shown})"), &host, &theirs).into());
+        let rebuild = abi::rebuild_command(build_info(library).as_deref(), &name, path);
+        return Err(abi::mismatch_error(&format!("`{name}` ({shown})"), &host, &theirs, &rebuild).into());
     }
     if registry.plugins.iter().any(|p| p.name == name) {
         tracing::debug!("plugin `{name}` at {shown} skipped: already loaded from an earlier folder");
@@ -105,4 +106,14 @@ pub fn load(path: &Path, registry: &mut Registry) -> Result<LoadOutcome> {
     let record = PluginRecord { name, version, path: path.to_path_buf(), fingerprint, components: Vec::new() };
     registry.add(record, registrar.into_entries());
     Ok(LoadOutcome::Loaded)
+}
+
+/// The plugin's optional build info (where its crate is), for the rebuild command.
+fn build_info(library: &libloading::Library) -> Option<String> {
+    // SAFETY: when present, the symbol is a `BuildInfo` static pointing at a 'static
+    // NUL-terminated string (exported by `export_plugin!` next to the declaration).
+    unsafe {
+        let symbol = library.get::<*const abi::BuildInfo>(abi::BUILD_INFO_SYMBOL).ok()?;
+        Some(PluginDeclaration::read((**symbol).text))
+    }
 }

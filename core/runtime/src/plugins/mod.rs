@@ -1,7 +1,9 @@
 //! Plugin discovery, loading and component construction.
+mod check;
 mod listing;
 mod loader;
 
+pub use check::{check_folder, check_json, check_text, CheckedPlugin, FolderCheck};
 pub use listing::{listing_json, listing_text};
 pub use loader::{default_search_path, LoadOutcome};
 
@@ -77,6 +79,11 @@ impl Registry {
 
     pub fn names(&self, kind: Kind) -> Vec<&str> {
         self.factories.keys().filter(|(k, _)| *k == kind).map(|(_, n)| n.as_str()).collect()
+    }
+
+    /// The factory registered as `kind`/`name`, if any (for `plexus plugins --check`).
+    pub fn factory_of(&self, kind: Kind, name: &str) -> Option<&Factory> {
+        self.factories.get(&(kind, name.to_string())).map(|(_, f)| f)
     }
 
     /// The factory for `kind`/`name`, or an error suggesting the nearest names.

@@ -1,138 +1,124 @@
-//! Data, models, training, evaluation and logging from scripts.
-use std::path::PathBuf;
+//! Training from scripts: `trainer(...)`, `train_epoch`, hooks (`on_step`,
+//! `on_epoch_end`), `freeze`/`unfreeze`, `save_checkpoint`, and `early_stopping`.
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use plexus_plugin::{suggest, Metric};
-use rhai::{Array, Dynamic, Engine, Map};
-use serde::{Deserialize, Serialize};
+use rhai::{Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
 use super::api_config::hparams_of;
-use super::convert::{rt, to_dynamic, to_json, RhaiResult};
-use super::handles::{DatasetHandle, EncoderHandle, LossHandle, MetricHandle, ModelHandle, SamplerHandle, TokenizerHandle, TrainerHandle};
+use super::convert::{rt, to_dynamic, RhaiResult};
+use super::handles::{EarlyStopping, LossHandle, ModelHandle, SamplerHandle, TrainerHandle};
 use super::Shared;
-use crate::data::load_fashion_mnist;
-use crate::model::DualEncoder;
-use crate::train::{TrainConfig, Trainer};
+use crate::error::Error;
+use crate::train::{StepEvent, TrainConfig, Trainer};
 
-const DATASETS: [&str; 1] = ["fashion_mnist"];
-
-/// `dataset("fashion_mnist", cfg)` settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct CaptionedImagesConfig {
-    /// Folder with the dataset files (relative to the working directory).
-    root: String,
-    split: String,
-    /// Caption templates, each with one `{}` for the class name.
-    templates: Vec<String>,
-    /// Use only the first N examples (0 = all); for quick tests.
-    limit: usize,
-}
-
-impl Default for CaptionedImagesConfig {
-    fn default() -> Self {
-        Self { root: "data/fashion-mnist".into(), split: "train".into(), templates: vec!["a photo of a {}.".into()], limit: 0 }
-    }
-}
-
-fn load_dataset(name: &str, cfg: Dynamic) -> RhaiResult<DatasetHandle> {
-    if !DATASETS.contains(&name) {
-        return Err(rt(format!(
-            "unknown dataset `{name}`{}; available: {}",
-            suggest::did_you_mean(name, DATASETS),
-            DATASETS.join(", ")
-        )));
-    }
-    let c: CaptionedImagesConfig = hparams_of(&cfg, &format!("dataset `{name}`"))?.parse().map_err(rt)?;
-    let mut data = load_fashion_mnist(&PathBuf::from(&c.root), &c.split, c.templates).map_err(rt)?;
-    if c.limit > 0 && c.limit < data.len() {
-        data.images = data.images.narrow(0, 0, c.limit as i64);
-        data.labels.truncate(c.limit);
-    }
-    Ok(DatasetHandle(Rc::new(data)))
-}
-
-fn scores_to_map(scores: Vec<(String, f64)>) -> Map {
-    scores.into_iter().map(|(k, v)| (k.into(), Dynamic::from_float(v))).collect()
+fn busy() -> Box<rhai::EvalAltResult> {
+    rt("the trainer is running (hooks receive the step, epoch, loss and lr as a map instead)")
 }
 
 pub fn register(engine: &mut Engine, session: &Shared) {
-    engine
-        .register_type_with_name::<DatasetHandle>("Dataset")
-        .register_type_with_name::<ModelHandle>("Model")
-        .register_type_with_name::<TrainerHandle>("Trainer")
-        .register_fn("dataset", load_dataset)
-        .register_get("len", |d: &mut DatasetHandle| d.0.len() as i64)
-        .register_get("classes", |d: &mut DatasetHandle| -> Array { d.0.class_names.iter().cloned().map(Dynamic::from).collect() });
-
-    let s = session.clone();
-    engine.register_fn(
-        "dual_encoder",
-        move |image: EncoderHandle, text: EncoderHandle, tok: TokenizerHandle| -> RhaiResult<ModelHandle> {
-            let device = s.borrow().device;
-            Ok(ModelHandle(Rc::new(DualEncoder::new(image.0, text.0, tok.0, device).map_err(rt)?)))
-        },
-    );
+    engine.register_type_with_name::<TrainerHandle>("Trainer").register_type_with_name::<EarlyStopping>("EarlyStopping");
 
     let s = session.clone();
     engine.register_fn(
         "trainer",
         move |model: ModelHandle, loss: LossHandle, sampler: SamplerHandle, cfg: Dynamic| -> RhaiResult<TrainerHandle> {
             let cfg: TrainConfig = hparams_of(&cfg, "trainer")?.parse().map_err(rt)?;
-            let session = s.borrow();
-            let t = Trainer::new(&session.vs, model.0, loss.0, sampler.0, cfg, session.seed).map_err(rt)?;
-            Ok(TrainerHandle(Rc::new(std::cell::RefCell::new(t))))
+            let mut session = s.borrow_mut();
+            let ckpt_dir = session.run.borrow().path().join("checkpoints");
+            let resume = session.resume.take();
+            let replaying = session.replaying.clone();
+            let t = Trainer::new(&session.vs, model.0, loss.0, sampler.0, cfg, session.seed, ckpt_dir, resume, replaying)
+                .map_err(rt)?;
+            Ok(TrainerHandle { trainer: Rc::new(RefCell::new(t)), hooks: Default::default() })
         },
     );
 
     let s = session.clone();
-    engine.register_fn("train_epoch", move |t: &mut TrainerHandle, data: DatasetHandle| -> RhaiResult<Map> {
-        let mut session = s.borrow_mut();
-        let mut trainer = t.0.borrow_mut();
-        let stats = trainer.train_epoch(&data.0, &mut session.run).map_err(rt)?;
-        session.step = trainer.step;
-        let record = serde_json::json!({
-            "step": trainer.step, "epoch": stats.epoch, "train/epoch_loss": stats.loss,
-            "train/examples_per_second": stats.examples_per_second, "train/epoch_seconds": stats.seconds,
+    engine.register_fn(
+        "train_epoch",
+        move |ctx: NativeCallContext, t: &mut TrainerHandle, data: super::handles::DatasetHandle| -> RhaiResult<Map> {
+            let run = s.borrow().run.clone();
+            let hooks = t.hooks.borrow().clone();
+            let mut on_step = |ev: &StepEvent| -> crate::Result<()> {
+                s.borrow_mut().step = ev.step;
+                for (every, f) in &hooks.on_step {
+                    if ev.step % every == 0 {
+                        let mut m = Map::new();
+                        m.insert("step".into(), (ev.step as i64).into());
+                        m.insert("epoch".into(), (ev.epoch as i64).into());
+                        m.insert("loss".into(), ev.loss.double_value(&[]).into());
+                        m.insert("lr".into(), ev.lr.into());
+                        let _ = f.call_within_context::<Dynamic>(&ctx, (m,)).map_err(|e| Error::Script(e.to_string()))?;
+                    }
+                }
+                Ok(())
+            };
+            let stats = {
+                let mut trainer = t.trainer.try_borrow_mut().map_err(|_| busy())?;
+                let stats = trainer.train_epoch(&data.0, &run, &mut on_step).map_err(rt)?;
+                s.borrow_mut().step = trainer.step();
+                stats
+            };
+            let map = to_dynamic(&serde_json::to_value(&stats).map_err(rt)?)?.try_cast::<Map>().ok_or_else(|| rt("epoch stats"))?;
+            for f in &hooks.on_epoch_end {
+                let _ = f.call_within_context::<Dynamic>(&ctx, (map.clone(),))?;
+            }
+            Ok(map)
+        },
+    );
+
+    engine
+        .register_get("epochs", |t: &mut TrainerHandle| -> RhaiResult<i64> {
+            Ok(t.trainer.try_borrow().map_err(|_| busy())?.config().epochs as i64)
+        })
+        .register_get("step", |t: &mut TrainerHandle| -> RhaiResult<i64> { Ok(t.trainer.try_borrow().map_err(|_| busy())?.step() as i64) })
+        .register_fn("on_step", |t: &mut TrainerHandle, every: i64, f: FnPtr| -> RhaiResult<()> {
+            if every < 1 {
+                return Err(rt("on_step: `every` must be >= 1"));
+            }
+            t.hooks.borrow_mut().on_step.push((every as usize, f));
+            Ok(())
+        })
+        .register_fn("on_epoch_end", |t: &mut TrainerHandle, f: FnPtr| t.hooks.borrow_mut().on_epoch_end.push(f))
+        .register_fn("freeze", |t: &mut TrainerHandle, prefix: &str| set_frozen(t, prefix, true))
+        .register_fn("unfreeze", |t: &mut TrainerHandle, prefix: &str| set_frozen(t, prefix, false))
+        .register_fn("parameters", |t: &mut TrainerHandle| -> RhaiResult<rhai::Array> {
+            let trainer = t.trainer.try_borrow_mut().map_err(|_| busy())?;
+            let names = trainer.parameter_names();
+            Ok(names.into_iter().map(Dynamic::from).collect())
         });
-        session.run.log_metrics(&record).map_err(rt)?;
-        to_dynamic(&serde_json::to_value(&stats).map_err(rt)?)?.try_cast::<Map>().ok_or_else(|| rt("epoch stats"))
-    });
-    engine.register_get("epochs", |t: &mut TrainerHandle| t.0.borrow().config().epochs as i64);
-    engine.register_get("step", |t: &mut TrainerHandle| t.0.borrow().step as i64);
-
-    engine.register_fn("evaluate", |model: ModelHandle, data: DatasetHandle, metrics: Array| -> RhaiResult<Map> {
-        let handles: Vec<MetricHandle> = metrics
-            .into_iter()
-            .map(|m| m.try_cast::<MetricHandle>().ok_or_else(|| rt("evaluate: every element of the list must be a metric(...)")))
-            .collect::<RhaiResult<_>>()?;
-        let refs: Vec<&dyn Metric> = handles.iter().map(|h| h.0.as_ref().as_ref()).collect();
-        let scores = crate::eval::evaluate(&model.0, &data.0, &refs, 1000).map_err(rt)?;
-        Ok(scores_to_map(scores))
-    });
 
     let s = session.clone();
-    engine.register_fn("log", move |values: Map| -> RhaiResult<()> {
-        let mut session = s.borrow_mut();
-        let mut record = serde_json::json!({ "step": session.step });
-        if let serde_json::Value::Object(extra) = to_json(&Dynamic::from_map(values))? {
-            record.as_object_mut().expect("object").extend(extra);
-        }
-        session.run.log_metrics(&record).map_err(rt)
+    engine.register_fn("save_checkpoint", move |t: &mut TrainerHandle| -> RhaiResult<String> {
+        let run = s.borrow().run.clone();
+        let mut trainer = t.trainer.try_borrow_mut().map_err(|_| busy())?;
+        trainer.save_checkpoint(&run.borrow()).map_err(rt)?;
+        let path = run.borrow().path().join("checkpoints/last.safetensors");
+        Ok(path.display().to_string())
     });
 
-    let s = session.clone();
-    engine.register_fn("summary", move |values: Map| -> RhaiResult<()> {
-        if let serde_json::Value::Object(extra) = to_json(&Dynamic::from_map(values))? {
-            s.borrow_mut().summary.extend(extra);
-        }
-        Ok(())
-    });
+    engine
+        .register_fn("early_stopping", |metric: &str, patience: i64, mode: &str| -> RhaiResult<EarlyStopping> {
+            EarlyStopping::new(metric, patience, mode).map_err(rt)
+        })
+        .register_fn("should_stop", |e: &mut EarlyStopping, scores: Map| -> RhaiResult<bool> {
+            let value = scores
+                .get(e.metric.as_str())
+                .and_then(|v| v.as_float().ok().or_else(|| v.as_int().ok().map(|i| i as f64)))
+                .ok_or_else(|| rt(format!("early_stopping: scores have no number `{}`", e.metric)))?;
+            Ok(e.update(value))
+        })
+        .register_get("best", |e: &mut EarlyStopping| e.best);
+}
 
-    let s = session.clone();
-    engine.register_fn("seed", move || s.borrow().seed as i64);
-    let s = session.clone();
-    engine.register_fn("device", move || crate::device::describe(s.borrow().device));
-    let s = session.clone();
-    engine.register_fn("run_dir", move || s.borrow().run.path().display().to_string());
+fn set_frozen(t: &mut TrainerHandle, prefix: &str, frozen: bool) -> RhaiResult<i64> {
+    let mut trainer = t.trainer.try_borrow_mut().map_err(|_| busy())?;
+    let n = trainer.optimizer_mut().set_frozen(prefix, frozen);
+    if n == 0 {
+        let names = trainer.parameter_names();
+        let scopes: std::collections::BTreeSet<&str> = names.iter().map(|n| n.split('.').next().unwrap_or("")).collect();
+        return Err(rt(format!("no parameter name starts with `{prefix}` (scopes: {})", scopes.into_iter().collect::<Vec<_>>().join(", "))));
+    }
+    Ok(n as i64)
 }

@@ -3,6 +3,8 @@
 //! call costs about a microsecond.
 mod api_components;
 mod api_config;
+mod api_data;
+mod api_log;
 mod api_train;
 mod convert;
 mod handles;
@@ -52,6 +54,8 @@ pub fn engine(session: Shared, script_dir: &Path, limits: &Limits) -> Engine {
     engine.on_debug(|text, _, pos| tracing::debug!(target: "script", "{pos:?}: {text}"));
     api_config::register(&mut engine, &session);
     api_components::register(&mut engine, &session);
+    api_data::register(&mut engine, &session);
+    api_log::register(&mut engine, &session);
     api_train::register(&mut engine, &session);
     engine
 }

@@ -1,10 +1,11 @@
 //! State shared by every API function during one script run.
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
 use tch::{nn, Device};
 
+use crate::checkpoint::Checkpoint;
 use crate::config::ExperimentConfig;
 use crate::plugins::Registry;
 use crate::run_dir::RunDir;
@@ -15,7 +16,14 @@ pub struct Session {
     pub vs: nn::VarStore,
     pub device: Device,
     pub seed: u64,
-    pub run: RunDir,
+    /// Shared so the trainer can log while hooks (which call back into the session) run.
+    pub run: Rc<RefCell<RunDir>>,
+    /// Set when resuming: the trainer restores it, then the script replays up to it.
+    pub resume: Option<Checkpoint>,
+    /// While true, `log(...)` writes nothing: those lines are already in metrics.jsonl.
+    pub replaying: Rc<Cell<bool>>,
+    /// Functions called with the scores of every `evaluate(...)`.
+    pub eval_hooks: Vec<rhai::FnPtr>,
     /// Final numbers reported with `summary(...)`.
     pub summary: Map<String, Value>,
     /// The step of the most recent training step, stamped on `log(...)` records.
@@ -26,14 +34,17 @@ pub struct Session {
 pub type Shared = Rc<RefCell<Session>>;
 
 impl Session {
-    pub fn new(registry: Rc<Registry>, config: ExperimentConfig, device: Device, seed: u64, run: RunDir) -> Self {
+    pub fn new(registry: Rc<Registry>, config: ExperimentConfig, device: Device, seed: u64, run: RunDir, resume: Option<Checkpoint>) -> Self {
         Self {
             registry,
             config,
             vs: nn::VarStore::new(device),
             device,
             seed,
-            run,
+            run: Rc::new(RefCell::new(run)),
+            replaying: Rc::new(Cell::new(resume.is_some())),
+            resume,
+            eval_hooks: Vec::new(),
             summary: Map::new(),
             step: 0,
             component_count: 0,

@@ -1,0 +1,268 @@
+//! The training loop. Rhai decides what runs; every step runs here, in Rust.
+//!
+//! Reproducibility: the example order depends on (seed, epoch), caption templates on
+//! (seed, epoch, position), and libtorch's RNG is reseeded from (seed, step) before each
+//! step. With the optimiser state and the partial epoch loss in the checkpoint, a resumed
+//! run therefore continues bit-identically.
+mod config;
+
+pub use config::{Precision, Schedule, TrainConfig};
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use plexus_plugin::{Loss, Sampler, SamplerContext, TensorMap};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
+
+use crate::checkpoint::{self, Checkpoint, TrainState};
+use crate::data::CaptionedImages;
+use crate::error::{Error, Result};
+use crate::model::DualEncoder;
+use crate::optim::Optimizer;
+use crate::run_dir::RunDir;
+
+/// What one epoch did, for logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub steps: usize,
+    pub loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub examples_per_second: f64,
+}
+
+/// Passed to step hooks after each optimiser step.
+pub struct StepEvent<'a> {
+    pub step: usize,
+    pub epoch: usize,
+    /// Detached scalar `[]` loss of the step (reading it syncs the device).
+    pub loss: &'a Tensor,
+    pub lr: f64,
+}
+
+pub struct Trainer {
+    vs: nn::VarStore,
+    model: Rc<DualEncoder>,
+    loss: Rc<Box<dyn Loss>>,
+    sampler: Rc<Box<dyn Sampler>>,
+    optimizer: Optimizer,
+    cfg: TrainConfig,
+    seed: u64,
+    state: TrainState,
+    loss_sum: Tensor,
+    checkpoint_dir: PathBuf,
+    /// train_epoch calls so far (replayed ones included).
+    calls: usize,
+    last_saved_step: Option<usize>,
+    /// True while a resumed script re-executes what the checkpoint already covers;
+    /// shared with the session so that `log(...)` does not write those lines twice.
+    replaying: Rc<Cell<bool>>,
+}
+
+fn mix(seed: u64, a: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(a).rotate_left(17) ^ 0xD1B5_4A32_D192_ED03
+}
+
+impl Trainer {
+    /// Optimises every trainable variable in `vs` (so build components first). With
+    /// `resume`, weights, optimiser state and loop position come from the checkpoint.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        vs: &nn::VarStore,
+        model: Rc<DualEncoder>,
+        loss: Rc<Box<dyn Loss>>,
+        sampler: Rc<Box<dyn Sampler>>,
+        cfg: TrainConfig,
+        seed: u64,
+        checkpoint_dir: PathBuf,
+        resume: Option<Checkpoint>,
+        replaying: Rc<Cell<bool>>,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let optimizer = Optimizer::new(vs, cfg.optim_settings());
+        let device = model.device;
+        let mut trainer = Self {
+            vs: shallow_store(vs),
+            model,
+            loss,
+            sampler,
+            optimizer,
+            cfg,
+            seed,
+            state: TrainState { step: 0, epoch: 0, batch_in_epoch: 0, history: vec![], metrics_bytes: 0 },
+            loss_sum: Tensor::zeros([], (Kind::Float, device)),
+            checkpoint_dir,
+            calls: 0,
+            last_saved_step: None,
+            replaying,
+        };
+        match resume {
+            Some(ck) => trainer.restore(ck)?,
+            None => trainer.replaying.set(false),
+        }
+        Ok(trainer)
+    }
+
+    fn restore(&mut self, ck: Checkpoint) -> Result<()> {
+        let origin = self.checkpoint_dir.join("last.safetensors").display().to_string();
+        let _guard = tch::no_grad_guard();
+        for (name, mut var) in self.vs.variables() {
+            let saved = ck.tensors.get(&format!("model.{name}")).ok_or_else(|| {
+                Error::Other(format!("{origin}: no weights for `{name}` (the script builds a different model than the run did)"))
+            })?;
+            if saved.size() != var.size() {
+                return Err(Error::Other(format!("{origin}: `{name}` has shape {:?}, the model needs {:?}", saved.size(), var.size())));
+            }
+            var.copy_(saved);
+        }
+        self.optimizer.load_state(&ck.tensors, &origin)?;
+        if let Some(sum) = ck.tensors.get("train.loss_sum") {
+            self.loss_sum = sum.to_device(self.model.device);
+        }
+        self.last_saved_step = Some(ck.state.step);
+        self.state = ck.state;
+        self.replaying.set(true);
+        Ok(())
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    pub fn step(&self) -> usize {
+        self.state.step
+    }
+
+    pub fn parameter_names(&self) -> Vec<String> {
+        self.optimizer.parameter_names()
+    }
+
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer {
+        &mut self.optimizer
+    }
+
+    /// Writes `checkpoints/last.safetensors` and `weights.safetensors` atomically.
+    pub fn save_checkpoint(&mut self, run: &RunDir) -> Result<()> {
+        std::fs::create_dir_all(&self.checkpoint_dir).map_err(|e| Error::io(&self.checkpoint_dir, e))?;
+        let mut state = self.state.clone();
+        state.metrics_bytes = run.metrics_len()?;
+        let mut model: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        model.sort_by(|a, b| a.0.cmp(&b.0));
+        checkpoint::save(&self.checkpoint_dir.join("last.safetensors"), &model, self.optimizer.state(), &self.loss_sum, &state)?;
+        checkpoint::write_tensors(&run.path().join("weights.safetensors"), &model, None)?;
+        self.last_saved_step = Some(self.state.step);
+        Ok(())
+    }
+
+    /// One pass over `data` in the sampler's order. On a resumed run, epochs the
+    /// checkpoint already covers return their recorded stats without training.
+    pub fn train_epoch(
+        &mut self,
+        data: &CaptionedImages,
+        run: &RefCell<RunDir>,
+        on_step: &mut dyn FnMut(&StepEvent) -> Result<()>,
+    ) -> Result<EpochStats> {
+        if let Some(done) = self.state.history.get(self.calls).cloned() {
+            self.calls += 1;
+            if self.calls == self.state.history.len() && self.state.batch_in_epoch == 0 {
+                self.replaying.set(false);
+            }
+            return Ok(done);
+        }
+        self.calls += 1;
+        let started = Instant::now();
+        let epoch = self.state.epoch;
+        let ctx = SamplerContext::new(data.len(), epoch, self.cfg.epochs, self.seed).with_labels(data.labels.clone());
+        let order = self.sampler.epoch_order(&ctx)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, 1));
+        rng.set_stream(epoch as u64);
+        let templates: Vec<usize> = order.iter().map(|_| rng.gen_range(0..data.templates.len())).collect();
+        let batches: Vec<(usize, &[usize])> =
+            order.chunks(self.cfg.batch_size).enumerate().filter(|(_, b)| b.len() >= 2 * self.cfg.accumulate).collect();
+        if batches.is_empty() {
+            return Err(Error::Data(format!("{} {}: no batch of at least {} examples to train on", data.name, data.split, 2 * self.cfg.accumulate)));
+        }
+        let total = self.cfg.epochs * batches.len();
+        let mut lr = self.cfg.lr;
+        for &(index, batch) in batches.iter().skip(self.state.batch_in_epoch) {
+            let every = self.cfg.checkpoint_every;
+            if every > 0 && self.state.step % every == 0 && self.last_saved_step != Some(self.state.step) {
+                self.save_checkpoint(&run.borrow())?;
+            }
+            self.replaying.set(false);
+            lr = self.cfg.lr_at(self.state.step, total, epoch);
+            let start = index * self.cfg.batch_size;
+            let loss = self.train_step(data, batch, &templates[start..start + batch.len()], lr)?;
+            self.loss_sum += &loss;
+            self.state.step += 1;
+            self.state.batch_in_epoch += 1;
+            if self.cfg.log_every > 0 && self.state.step % self.cfg.log_every == 0 {
+                let value = loss.double_value(&[]);
+                tracing::info!("step {} loss {value:.4}", self.state.step);
+                run.borrow_mut().log_metrics(&serde_json::json!({"step": self.state.step, "epoch": epoch, "train/loss": value, "train/lr": lr}))?;
+            }
+            on_step(&StepEvent { step: self.state.step, epoch, loss: &loss, lr })?;
+        }
+        let steps = batches.len();
+        let seconds = started.elapsed().as_secs_f64();
+        let stats = EpochStats {
+            epoch,
+            steps,
+            loss: self.loss_sum.double_value(&[]) / steps as f64,
+            lr,
+            seconds,
+            examples_per_second: (steps * self.cfg.batch_size) as f64 / seconds,
+        };
+        run.borrow_mut().log_metrics(&serde_json::json!({
+            "step": self.state.step, "epoch": epoch, "train/epoch_loss": stats.loss,
+            "train/examples_per_second": stats.examples_per_second, "train/epoch_seconds": stats.seconds,
+        }))?;
+        self.state.history.push(stats.clone());
+        self.state.epoch += 1;
+        self.state.batch_in_epoch = 0;
+        self.loss_sum = self.loss_sum.zeros_like();
+        self.save_checkpoint(&run.borrow())?;
+        Ok(stats)
+    }
+
+    /// One optimiser step over `batch` (split into micro-batches); returns the detached loss `[]`.
+    fn train_step(&mut self, data: &CaptionedImages, batch: &[usize], templates: &[usize], lr: f64) -> Result<Tensor> {
+        tch::manual_seed(mix(self.seed, self.state.step as u64) as i64);
+        self.optimizer.zero_grad();
+        let micro = batch.len().div_ceil(self.cfg.accumulate);
+        let autocast = self.cfg.precision == Precision::Bf16 && self.model.device.is_cuda();
+        let mut total = Tensor::zeros([], (Kind::Float, self.model.device));
+        for (ids, tpl) in batch.chunks(micro).zip(templates.chunks(micro)) {
+            let index = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>());
+            let images = data.images.index_select(0, &index); // [b, C, H, W]
+            let captions: Vec<String> = ids.iter().zip(tpl).map(|(&i, &t)| data.caption(data.labels[i], t)).collect();
+            let out = tch::autocast(autocast, || -> Result<_> {
+                let inputs = TensorMap::new()
+                    .with("image_embeds", &self.model.embed_images(&images, true)?.to_kind(Kind::Float)) // [b, D]
+                    .with("text_embeds", &self.model.embed_texts(&captions, true)?.to_kind(Kind::Float)); // [b, D]
+                Ok(self.loss.compute(&inputs, true)?)
+            })?;
+            let scaled = out.loss / batch.chunks(micro).len() as f64;
+            scaled.backward();
+            total += scaled.detach();
+        }
+        if self.cfg.grad_clip_norm > 0.0 {
+            self.optimizer.clip_grad_norm(self.cfg.grad_clip_norm);
+        }
+        self.optimizer.step(lr);
+        Ok(total)
+    }
+}
+
+/// A second handle on the same variables (VarStore is not Clone; its storage is shared).
+fn shallow_store(vs: &nn::VarStore) -> nn::VarStore {
+    let mut copy = nn::VarStore::new(vs.device());
+    copy.variables_ = vs.variables_.clone();
+    copy
+}
