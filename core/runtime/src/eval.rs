@@ -13,8 +13,18 @@ use crate::data::CaptionedImages;
 use crate::error::Result;
 use crate::model::DualEncoder;
 
-pub const PROTOCOL: &str =
-    "test split; texts = the C x T distinct template captions; zero-shot ensembles all T templates per class; retrieval between all images and the distinct captions, relevance = same class";
+/// The protocol string recorded with every score measured on `data`.
+pub fn protocol(data: &CaptionedImages) -> String {
+    format!(
+        "{} {}: {} images; texts = {} distinct captions ({} classes x {} templates); zero-shot ensembles all templates per class; retrieval relevance = same class",
+        data.name,
+        data.split,
+        data.len(),
+        data.class_names.len() * data.templates.len(),
+        data.class_names.len(),
+        data.templates.len()
+    )
+}
 
 /// Embeds a split and scores it with every metric. Returns `(name, value)` pairs.
 pub fn evaluate(model: &DualEncoder, data: &CaptionedImages, metrics: &[&dyn Metric], batch_size: usize) -> Result<Vec<(String, f64)>> {

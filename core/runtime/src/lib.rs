@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod logging;
+pub mod manifest;
 pub mod model;
 pub mod optim;
 pub mod plugins;

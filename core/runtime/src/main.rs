@@ -24,6 +24,10 @@ enum Command {
     Run(cli::run::Args),
     /// List plugins, their components and config defaults.
     Plugins(cli::plugins::Args),
+    /// Write a new plugin crate (example component, conformance test, README).
+    NewPlugin(cli::new_plugin::Args),
+    /// Inspect run folders: list, show, compare.
+    Runs(cli::runs::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +36,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => cli::run::main(args, cli.plugin_dirs),
         Command::Plugins(args) => cli::plugins::main(args, cli.plugin_dirs),
+        Command::NewPlugin(args) => cli::new_plugin::main(args),
+        Command::Runs(args) => cli::runs::main(args),
     }
 }

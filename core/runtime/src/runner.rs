@@ -111,6 +111,16 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     };
     let dir = run.path().to_path_buf();
     run.write_json("plugins.json", &registry.fingerprints_json())?;
+    let manifest = crate::manifest::build(&crate::manifest::ManifestInput {
+        script: &opts.script,
+        config: &opts.config,
+        seed: st.seed,
+        device: &crate::device::describe(device),
+        threads: st.threads,
+        registry: &registry,
+        resumed: checkpoint.is_some(),
+    });
+    run.write_json(if checkpoint.is_some() { "manifest.resume.json" } else { "manifest.json" }, &manifest)?;
     tracing::info!("run folder {} (device {}, seed {}, {} threads)", dir.display(), crate::device::describe(device), st.seed, st.threads);
 
     let session = Rc::new(RefCell::new(Session::new(registry.clone(), cfg, device, st.seed, run, checkpoint)));
@@ -128,7 +138,9 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
         "device": crate::device::describe(device),
         "threads": st.threads,
         "wall_seconds": started.elapsed().as_secs_f64(),
-        "protocol": crate::eval::PROTOCOL,
+        "protocols": Value::Object(
+            session.protocols.iter().filter(|(k, _)| session.summary.contains_key(*k)).map(|(k, v)| (k.clone(), json!(v))).collect()
+        ),
     });
     if let Err(e) = &result {
         summary["error"] = json!(e.to_string());

@@ -1,3 +1,5 @@
 //! Subcommands of the `plexus` binary, one module each; `main.rs` only dispatches.
+pub mod new_plugin;
 pub mod plugins;
 pub mod run;
+pub mod runs;

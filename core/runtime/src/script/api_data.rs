@@ -86,7 +86,10 @@ pub fn register(engine: &mut Engine, session: &Shared) {
                 .map(|m| m.try_cast::<MetricHandle>().ok_or_else(|| rt("evaluate: every element of the list must be a metric(...)")))
                 .collect::<RhaiResult<_>>()?;
             let refs: Vec<&dyn Metric> = handles.iter().map(|h| h.0.as_ref().as_ref()).collect();
-            let scores = scores_to_map(crate::eval::evaluate(&model.0, &data.0, &refs, 1000).map_err(rt)?);
+            let raw = crate::eval::evaluate(&model.0, &data.0, &refs, 1000).map_err(rt)?;
+            let protocol = crate::eval::protocol(&data.0);
+            s.borrow_mut().protocols.extend(raw.iter().map(|(k, _)| (k.clone(), protocol.clone())));
+            let scores = scores_to_map(raw);
             let hooks = s.borrow().eval_hooks.clone();
             for hook in hooks {
                 let _ = hook.call_within_context::<Dynamic>(&ctx, (scores.clone(), data.0.split.clone()))?;

@@ -24,6 +24,8 @@ pub struct Session {
     pub replaying: Rc<Cell<bool>>,
     /// Functions called with the scores of every `evaluate(...)`.
     pub eval_hooks: Vec<rhai::FnPtr>,
+    /// How each metric was last measured (split, sizes, relevance), by metric name.
+    pub protocols: std::collections::BTreeMap<String, String>,
     /// Final numbers reported with `summary(...)`.
     pub summary: Map<String, Value>,
     /// The step of the most recent training step, stamped on `log(...)` records.
@@ -45,6 +47,7 @@ impl Session {
             replaying: Rc::new(Cell::new(resume.is_some())),
             resume,
             eval_hooks: Vec::new(),
+            protocols: Default::default(),
             summary: Map::new(),
             step: 0,
             component_count: 0,
