@@ -80,7 +80,7 @@ impl Fingerprint {
         Self { fields }
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
@@ -152,21 +152,87 @@ macro_rules! export_plugin {
                 __plexus_register
             },
         };
+        $crate::__export_build_info!();
     };
 }
 
-/// Builds the refusal message for a fingerprint mismatch.
-pub fn mismatch_error(path: &str, host: &Fingerprint, plugin: &Fingerprint) -> Error {
-    let rows: Vec<String> = host
-        .diff(plugin)
-        .into_iter()
-        .map(|(k, h, p)| format!("  {k:<14} host: {h:<40} plugin: {p}"))
-        .collect();
+/// Builds the refusal message for a fingerprint mismatch: only the differing fields, a
+/// hint per field, and `rebuild` (see [`rebuild_command`]).
+pub fn mismatch_error(path: &str, host: &Fingerprint, plugin: &Fingerprint, rebuild: &str) -> Error {
+    let diff = host.diff(plugin);
+    let rows: Vec<String> = diff.iter().map(|(k, h, p)| format!("  {k:<14} host: {h:<40} plugin: {p}")).collect();
+    let hints: Vec<String> = diff.iter().filter_map(|(k, h, _)| field_hint(k, h)).map(|h| format!("  - {h}")).collect();
     Error::other(format!(
-        "plugin {path} was built for a different ABI and was refused:\n{}\n  fix: rebuild the plugin with the host's toolchain and plexus-plugin version \
-         (`cargo build --release` in the plugin's crate, with the same rustc and LIBTORCH as the host)",
-        rows.join("\n")
+        "plugin {path} was built for a different ABI and was refused:\n{}\n  fix: rebuild the plugin against this host:\n{}\n  then: {rebuild}",
+        rows.join("\n"),
+        hints.join("\n")
     ))
+}
+
+/// What to change in the plugin's build for one differing fingerprint field.
+fn field_hint(field: &str, host: &str) -> Option<String> {
+    Some(match field {
+        "rustc" => format!("build with rustc {host} (e.g. a rust-toolchain.toml with channel = \"{}\")", host.split(' ').next().unwrap_or(host)),
+        "plexus-plugin" | "tch" => format!("depend on plexus-plugin ={} (it pins tch)", env!("CARGO_PKG_VERSION")),
+        "torch" => format!("set LIBTORCH to a libtorch {host} (the host's; see the plugin's .cargo/config.toml)"),
+        "target" => format!("build for target {host}"),
+        _ => return None,
+    })
+}
+
+/// Symbol under which [`export_plugin!`](crate::export_plugin) also exports where the
+/// plugin was built, so a refusal can print the exact rebuild command. Optional: plugins
+/// from before it existed lack it.
+pub const BUILD_INFO_SYMBOL: &[u8] = b"plexus_plugin_build_info\0";
+
+/// `manifest_dir=...;package=...;profile=debug|release`, NUL-terminated.
+#[repr(C)]
+pub struct BuildInfo {
+    pub text: *const c_char,
+}
+
+// The pointer references a 'static NUL-terminated string.
+unsafe impl Sync for BuildInfo {}
+
+/// The command that rebuilds the plugin in `library`, from its build info when it has one
+/// (`cd <crate> && cargo build [--release]`), else inferred from a `<crate>/target/<profile>/`
+/// location, else a generic instruction. `cd` matters: the crate's `.cargo/config.toml`
+/// (which sets LIBTORCH) is only read when cargo runs inside the crate.
+pub fn rebuild_command(build_info: Option<&str>, package: &str, library: &std::path::Path) -> String {
+    let info = build_info.map(Fingerprint::parse);
+    let get = |k: &str| info.as_ref().and_then(|i| i.get(k).map(str::to_string));
+    if let Some(dir) = get("manifest_dir") {
+        let release = if get("profile").as_deref() == Some("release") { " --release" } else { "" };
+        return format!("cd {dir} && cargo build{release}");
+    }
+    let parts: Vec<&std::path::Path> = library.ancestors().collect();
+    for (i, dir) in parts.iter().enumerate() {
+        let Some(krate) = dir.parent().filter(|_| dir.file_name().is_some_and(|n| n == "target")) else { continue };
+        if krate.join("Cargo.toml").exists() {
+            let profile = i.checked_sub(1).and_then(|j| parts[j].file_name()).and_then(|n| n.to_str()).unwrap_or("debug");
+            let release = if profile == "release" { " --release" } else { "" };
+            return format!("cd {} && cargo build{release} -p {package}", krate.display());
+        }
+    }
+    format!("run `cargo build --release` in the source folder of `{package}` (its Cargo.toml), then reinstall {}", library.display())
+}
+
+/// Exports the build info of the crate invoking [`export_plugin!`](crate::export_plugin).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_build_info {
+    () => {
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static plexus_plugin_build_info: $crate::abi::BuildInfo = $crate::abi::BuildInfo {
+            text: if cfg!(debug_assertions) {
+                concat!("manifest_dir=", env!("CARGO_MANIFEST_DIR"), ";package=", env!("CARGO_PKG_NAME"), ";profile=debug\0")
+            } else {
+                concat!("manifest_dir=", env!("CARGO_MANIFEST_DIR"), ";package=", env!("CARGO_PKG_NAME"), ";profile=release\0")
+            }
+            .as_ptr() as *const ::std::ffi::c_char,
+        };
+    };
 }
 
 #[cfg(test)]
@@ -190,5 +256,27 @@ mod tests {
         let keys: Vec<&str> = fp.fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["rustc", "plexus-plugin", "tch", "torch", "target"]);
         assert!(fp.fields.iter().all(|(_, v)| !v.is_empty() && v != "unknown"), "{fp}");
+    }
+
+    #[test]
+    fn rebuild_command_comes_from_build_info_or_the_library_location() {
+        let lib = std::path::Path::new("/nowhere/lib/libx.so");
+        let info = "manifest_dir=/src/acme;package=acme;profile=release";
+        assert_eq!(rebuild_command(Some(info), "acme", lib), "cd /src/acme && cargo build --release");
+        assert!(rebuild_command(None, "acme", lib).contains("`cargo build --release` in the source folder of `acme`"));
+        // A library still in its crate's target folder.
+        let krate = env!("CARGO_MANIFEST_DIR");
+        let lib = std::path::PathBuf::from(krate).join("target/release/libacme.so");
+        assert_eq!(rebuild_command(None, "acme", &lib), format!("cd {krate} && cargo build --release -p acme"));
+    }
+
+    #[test]
+    fn refusal_lists_fields_hints_and_the_command() {
+        let host = Fingerprint::parse("rustc=1.95.0;plexus-plugin=0.1.0;torch=2.11.0");
+        let old = Fingerprint::parse("rustc=1.95.0;plexus-plugin=0.0.9;torch=2.11.0");
+        let msg = mismatch_error("`acme`", &host, &old, "cd /src/acme && cargo build").to_string();
+        assert!(msg.contains("plexus-plugin  host: 0.1.0"), "{msg}");
+        assert!(!msg.contains("rustc "), "only differing fields: {msg}");
+        assert!(msg.contains("depend on plexus-plugin =") && msg.ends_with("then: cd /src/acme && cargo build"), "{msg}");
     }
 }

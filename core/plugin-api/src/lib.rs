@@ -55,6 +55,8 @@
 
 pub mod abi;
 mod component;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod guard;
 mod hparams;
