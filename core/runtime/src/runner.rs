@@ -124,10 +124,13 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     tracing::info!("run folder {} (device {}, seed {}, {} threads)", dir.display(), crate::device::describe(device), st.seed, st.threads);
 
     let session = Rc::new(RefCell::new(Session::new(registry.clone(), cfg, device, st.seed, run, checkpoint)));
-    let script_dir = opts.script.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let engine = script::engine(session.clone(), script_dir, &opts.limits);
+    let folder = |p: &Path| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let roots = vec![folder(&opts.script), folder(&opts.config), PathBuf::from("scripts")];
+    let mut limits = opts.limits.clone();
+    limits.max_operations = session.borrow().config.setting("script_max_operations", limits.max_operations)?;
+    let engine = script::engine(session.clone(), roots, &limits);
     let ast = script::compile(&engine, &script_file, &source)?;
-    let result = engine.run_ast(&ast).map_err(|e| script::runtime_error(&script_file, e));
+    let result = engine.run_ast(&ast).map_err(|e| script::runtime_error(&script_file, e, &limits));
 
     let session = session.borrow();
     let mut summary = json!({

@@ -1,5 +1,6 @@
 //! Experiment configuration: YAML → JSON tree (with line:column syntax errors), typed
 //! `key.path=value` overrides, and typed sections with unknown-key suggestions.
+mod extends;
 mod node;
 mod overrides;
 mod yaml;
@@ -22,7 +23,7 @@ pub struct ExperimentConfig {
 
 impl ExperimentConfig {
     pub fn load(file: &str, overrides: &[String]) -> Result<Self> {
-        let mut root = load_yaml_file(file)?;
+        let mut root = extends::load_with_extends(file)?;
         for assignment in overrides {
             apply_override(&mut root, assignment)?;
         }

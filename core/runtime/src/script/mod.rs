@@ -1,6 +1,7 @@
 //! The Rhai experiment runtime. A script decides *what* runs (components, schedule,
 //! evaluation); every per-step and per-example computation stays in Rust, since a Rhai
 //! call costs about a microsecond.
+mod api_analysis;
 mod api_components;
 mod api_config;
 mod api_data;
@@ -8,11 +9,10 @@ mod api_log;
 mod api_train;
 mod convert;
 mod handles;
+mod resolver;
 mod session;
 
 pub use session::{Session, Shared};
-
-use std::path::Path;
 
 use rhai::{Engine, EvalAltResult, ParseError, AST};
 
@@ -40,8 +40,8 @@ impl Default for Limits {
     }
 }
 
-/// An engine with the plexus API bound to `session` and imports rooted at `script_dir`.
-pub fn engine(session: Shared, script_dir: &Path, limits: &Limits) -> Engine {
+/// An engine with the plexus API bound to `session` and imports rooted at `import_roots`.
+pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &Limits) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(limits.max_operations)
@@ -49,9 +49,10 @@ pub fn engine(session: Shared, script_dir: &Path, limits: &Limits) -> Engine {
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
-        .set_module_resolver(rhai::module_resolvers::FileModuleResolver::new_with_path(script_dir));
+        .set_module_resolver(resolver::RootedResolver::new(import_roots));
     engine.on_print(|text| println!("{text}"));
     engine.on_debug(|text, _, pos| tracing::debug!(target: "script", "{pos:?}: {text}"));
+    api_analysis::register(&mut engine);
     api_config::register(&mut engine, &session);
     api_components::register(&mut engine, &session);
     api_data::register(&mut engine, &session);
@@ -76,7 +77,15 @@ fn parse_error(file: &str, e: ParseError) -> Error {
 }
 
 /// Formats a runtime error as `file:line:column: message`.
-pub fn runtime_error(file: &str, mut e: Box<EvalAltResult>) -> Error {
+pub fn runtime_error(file: &str, mut e: Box<EvalAltResult>, limits: &Limits) -> Error {
     let pos = e.take_position();
-    Error::Script(format!("{file}:{}:{}: {e}", pos.line().unwrap_or(0), pos.position().unwrap_or(0)))
+    let hint = match *e {
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            " — the script ran more than {} operations (an endless loop?); raise `script_max_operations` in the config if it is legitimate",
+            limits.max_operations
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => format!(" — calls nested deeper than {} (unbounded recursion?)", limits.max_call_levels),
+        _ => String::new(),
+    };
+    Error::Script(format!("{file}:{}:{}: {e}{hint}", pos.line().unwrap_or(0), pos.position().unwrap_or(0)))
 }
