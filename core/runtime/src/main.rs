@@ -24,10 +24,14 @@ enum Command {
     Run(cli::run::Args),
     /// List plugins, their components and config defaults.
     Plugins(cli::plugins::Args),
+    /// Representation analysis of a run's exported embeddings (probes, modality gap, rank, CKA).
+    Analyze(cli::analyze::Args),
     /// Write a new plugin crate (example component, conformance test, README).
     NewPlugin(cli::new_plugin::Args),
     /// Inspect run folders: list, show, compare.
     Runs(cli::runs::Args),
+    /// Validate a script, its config and plugins; build everything and run one tiny batch.
+    Check(cli::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,7 +40,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => cli::run::main(args, cli.plugin_dirs),
         Command::Plugins(args) => cli::plugins::main(args, cli.plugin_dirs),
+        Command::Analyze(args) => cli::analyze::main(args),
         Command::NewPlugin(args) => cli::new_plugin::main(args),
         Command::Runs(args) => cli::runs::main(args),
+        Command::Check(args) => cli::check::main(args, cli.plugin_dirs),
     }
 }

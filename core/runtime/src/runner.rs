@@ -18,6 +18,9 @@ pub struct RunOptions {
     pub config: PathBuf,
     /// Continue this run folder from its last checkpoint (script and config come from it).
     pub resume: Option<PathBuf>,
+    /// `plexus check`: build everything and run one tiny batch per training call, in a
+    /// throwaway folder.
+    pub check: bool,
     pub overrides: Vec<String>,
     pub runs_dir: PathBuf,
     pub plugin_dirs: Vec<PathBuf>,
@@ -28,6 +31,8 @@ pub struct RunOptions {
 pub struct RunOutcome {
     pub dir: PathBuf,
     pub metrics: serde_json::Map<String, Value>,
+    /// What the script built and ran (filled in check mode).
+    pub report: Vec<String>,
 }
 
 /// Top-level settings every experiment may set.
@@ -53,6 +58,12 @@ fn settings(cfg: &ExperimentConfig, script: &Path) -> Result<Settings> {
 }
 
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
+    if opts.check {
+        let scratch = std::env::temp_dir().join(format!("plexus-check-{}", std::process::id()));
+        let result = execute(&RunOptions { runs_dir: scratch.clone(), ..opts.clone() }, None);
+        let _ = std::fs::remove_dir_all(&scratch);
+        return result;
+    }
     if let Some(dir) = &opts.resume {
         return resume(opts, dir);
     }
@@ -123,7 +134,9 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     run.write_json(if checkpoint.is_some() { "manifest.resume.json" } else { "manifest.json" }, &manifest)?;
     tracing::info!("run folder {} (device {}, seed {}, {} threads)", dir.display(), crate::device::describe(device), st.seed, st.threads);
 
-    let session = Rc::new(RefCell::new(Session::new(registry.clone(), cfg, device, st.seed, run, checkpoint)));
+    let mut session = Session::new(registry.clone(), cfg, device, st.seed, run, checkpoint);
+    session.check = opts.check;
+    let session = Rc::new(RefCell::new(session));
     let folder = |p: &Path| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let roots = vec![folder(&opts.script), folder(&opts.config), PathBuf::from("scripts")];
     let mut limits = opts.limits.clone();
@@ -150,5 +163,5 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     }
     session.run.borrow().write_json("summary.json", &summary)?;
     result?;
-    Ok(RunOutcome { dir, metrics: session.summary.clone() })
+    Ok(RunOutcome { dir, metrics: session.summary.clone(), report: session.report.clone() })
 }

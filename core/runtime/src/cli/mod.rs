@@ -1,4 +1,6 @@
 //! Subcommands of the `plexus` binary, one module each; `main.rs` only dispatches.
+pub mod analyze;
+pub mod check;
 pub mod new_plugin;
 pub mod plugins;
 pub mod run;

@@ -20,7 +20,11 @@ macro_rules! constructor {
             let mut session = s.borrow_mut();
             let scope = session.param_scope(component, scope);
             let path = session.vs.root() / scope.as_str();
+            let before = session.vs.variables().len();
             let built = session.registry.$method(component, &path, &hp).map_err(rt)?;
+            let params: i64 = session.vs.variables().iter().filter(|(n, _)| n.starts_with(&format!("{scope}."))).map(|(_, t)| t.numel() as i64).sum();
+            let added = session.vs.variables().len() - before;
+            session.report.push(format!("{} {component:<18} scope `{scope}`, {added} tensors, {params} parameters, config from {}", $fn_name, hp.origin));
             Ok(Dynamic::from($wrap(built)))
         };
         let b = build.clone();

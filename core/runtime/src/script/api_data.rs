@@ -35,7 +35,10 @@ impl Default for CaptionedImagesConfig {
     }
 }
 
-fn load_dataset(name: &str, cfg: Dynamic) -> RhaiResult<DatasetHandle> {
+/// Examples kept per dataset under `plexus check`.
+const CHECK_EXAMPLES: usize = 64;
+
+fn load_dataset(name: &str, cfg: Dynamic, check: bool) -> RhaiResult<DatasetHandle> {
     if !DATASETS.contains(&name) {
         return Err(rt(format!(
             "unknown dataset `{name}`{}; available: {}",
@@ -45,10 +48,13 @@ fn load_dataset(name: &str, cfg: Dynamic) -> RhaiResult<DatasetHandle> {
     }
     let c: CaptionedImagesConfig = hparams_of(&cfg, &format!("dataset `{name}`"))?.parse().map_err(rt)?;
     let mut data = load_fashion_mnist(&PathBuf::from(&c.root), &c.split, c.templates).map_err(rt)?;
-    if c.limit > 0 && c.limit < data.len() {
-        data.images = data.images.narrow(0, 0, c.limit as i64);
-        data.labels.truncate(c.limit);
+    let full = data.len();
+    let limit = if check { CHECK_EXAMPLES.min(if c.limit > 0 { c.limit } else { usize::MAX }) } else { c.limit };
+    if limit > 0 && limit < data.len() {
+        data.images = data.images.narrow(0, 0, limit as i64);
+        data.labels.truncate(limit);
     }
+    tracing::debug!("dataset {name} {}: {} of {full} examples", c.split, data.len());
     Ok(DatasetHandle(Rc::new(data)))
 }
 
@@ -60,7 +66,15 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine
         .register_type_with_name::<DatasetHandle>("Dataset")
         .register_type_with_name::<ModelHandle>("Model")
-        .register_fn("dataset", load_dataset)
+        .register_fn("dataset", {
+            let s = session.clone();
+            move |name: &str, cfg: Dynamic| -> RhaiResult<DatasetHandle> {
+                let check = s.borrow().check;
+                let d = load_dataset(name, cfg, check)?;
+                s.borrow_mut().report.push(format!("dataset {name} split `{}`: {} examples, {} classes, {} templates", d.0.split, d.0.len(), d.0.class_names.len(), d.0.templates.len()));
+                Ok(d)
+            }
+        })
         .register_get("len", |d: &mut DatasetHandle| d.0.len() as i64)
         .register_get("split", |d: &mut DatasetHandle| d.0.split.clone())
         .register_get("classes", |d: &mut DatasetHandle| -> Array { d.0.class_names.iter().cloned().map(Dynamic::from).collect() });

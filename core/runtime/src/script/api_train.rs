@@ -23,13 +23,23 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine.register_fn(
         "trainer",
         move |model: ModelHandle, loss: LossHandle, sampler: SamplerHandle, cfg: Dynamic| -> RhaiResult<TrainerHandle> {
-            let cfg: TrainConfig = hparams_of(&cfg, "trainer")?.parse().map_err(rt)?;
+            let mut cfg: TrainConfig = hparams_of(&cfg, "trainer")?.parse().map_err(rt)?;
             let mut session = s.borrow_mut();
+            session.report.push(format!(
+                "trainer: {:?} lr {} ({:?} schedule), {} epochs, batch {}, precision {:?}",
+                cfg.optimizer, cfg.lr, cfg.schedule, cfg.epochs, cfg.batch_size, cfg.precision
+            ));
+            if session.check {
+                cfg.batch_size = cfg.batch_size.min(16).max(2 * cfg.accumulate);
+            }
             let ckpt_dir = session.run.borrow().path().join("checkpoints");
             let resume = session.resume.take();
             let replaying = session.replaying.clone();
-            let t = Trainer::new(&session.vs, model.0, loss.0, sampler.0, cfg, session.seed, ckpt_dir, resume, replaying)
+            let mut t = Trainer::new(&session.vs, model.0, loss.0, sampler.0, cfg, session.seed, ckpt_dir, resume, replaying)
                 .map_err(rt)?;
+            if session.check {
+                t.limit_steps_per_epoch(1);
+            }
             Ok(TrainerHandle { trainer: Rc::new(RefCell::new(t)), hooks: Default::default() })
         },
     );

@@ -26,6 +26,10 @@ pub struct Session {
     pub eval_hooks: Vec<rhai::FnPtr>,
     /// How each metric was last measured (split, sizes, relevance), by metric name.
     pub protocols: std::collections::BTreeMap<String, String>,
+    /// `plexus check`: datasets are cut to a few examples and each training call runs one step.
+    pub check: bool,
+    /// One line per component, dataset and trainer built (printed by `plexus check`).
+    pub report: Vec<String>,
     /// Final numbers reported with `summary(...)`.
     pub summary: Map<String, Value>,
     /// The step of the most recent training step, stamped on `log(...)` records.
@@ -48,6 +52,8 @@ impl Session {
             resume,
             eval_hooks: Vec::new(),
             protocols: Default::default(),
+            check: false,
+            report: Vec::new(),
             summary: Map::new(),
             step: 0,
             component_count: 0,

@@ -60,6 +60,8 @@ pub struct Trainer {
     /// train_epoch calls so far (replayed ones included).
     calls: usize,
     last_saved_step: Option<usize>,
+    /// `plexus check` trains only this many steps per epoch.
+    max_steps_per_epoch: Option<usize>,
     /// True while a resumed script re-executes what the checkpoint already covers;
     /// shared with the session so that `log(...)` does not write those lines twice.
     replaying: Rc<Cell<bool>>,
@@ -100,6 +102,7 @@ impl Trainer {
             checkpoint_dir,
             calls: 0,
             last_saved_step: None,
+            max_steps_per_epoch: None,
             replaying,
         };
         match resume {
@@ -129,6 +132,11 @@ impl Trainer {
         self.state = ck.state;
         self.replaying.set(true);
         Ok(())
+    }
+
+    /// Caps every epoch at `steps` optimiser steps (for `plexus check`).
+    pub fn limit_steps_per_epoch(&mut self, steps: usize) {
+        self.max_steps_per_epoch = Some(steps);
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -183,8 +191,12 @@ impl Trainer {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, 1));
         rng.set_stream(epoch as u64);
         let templates: Vec<usize> = order.iter().map(|_| rng.gen_range(0..data.templates.len())).collect();
-        let batches: Vec<(usize, &[usize])> =
-            order.chunks(self.cfg.batch_size).enumerate().filter(|(_, b)| b.len() >= 2 * self.cfg.accumulate).collect();
+        let batches: Vec<(usize, &[usize])> = order
+            .chunks(self.cfg.batch_size)
+            .enumerate()
+            .filter(|(_, b)| b.len() >= 2 * self.cfg.accumulate)
+            .take(self.max_steps_per_epoch.unwrap_or(usize::MAX))
+            .collect();
         if batches.is_empty() {
             return Err(Error::Data(format!("{} {}: no batch of at least {} examples to train on", data.name, data.split, 2 * self.cfg.accumulate)));
         }
