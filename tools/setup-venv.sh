@@ -23,5 +23,40 @@ if [ ! -d "$site/scikit_learn-$sklearn_version.dist-info" ]; then
   echo "installing scikit-learn==$sklearn_version into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "scikit-learn==$sklearn_version"
 fi
+# Metric references for plugins/metrics/tests/parity.rs: pycocoevalcap (BLEU, ROUGE-L,
+# CIDEr-D, and the CoreNLP jar of its tokenizer) and torchmetrics (retrieval). --no-deps
+# so pip never touches torch 2.11.0: torchmetrics' other needs are listed explicitly, and
+# pycocoevalcap's scorers need only numpy (its pycocotools dependency is for COCO files).
+metric_refs="pycocoevalcap==1.2 torchmetrics==1.9.0 lightning-utilities==0.15.2 packaging==26.4"
+for pin in $metric_refs; do
+  dist="${pin%%==*}"; dist="${dist//-/_}"
+  if [ ! -d "$site/$dist-${pin##*==}.dist-info" ]; then
+    echo "installing metric references ($metric_refs) into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps $metric_refs
+    break
+  fi
+done
+# The official VQA answer normalisation, as LAVIS ships it (vqa_tools/vqa_eval.py, stdlib
+# only). LAVIS itself pulls gigabytes of dependencies, so only that file is extracted.
+vqa_eval="$venv/share/plexus-refs/vqa_eval.py"
+if [ ! -f "$vqa_eval" ]; then
+  echo "fetching vqa_eval.py from salesforce-lavis==1.0.2 (wheel, no dependencies)"
+  tmp=$(mktemp -d)
+  "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps "salesforce-lavis==1.0.2" -d "$tmp"
+  mkdir -p "$(dirname "$vqa_eval")"
+  "$venv/bin/python" - "$tmp"/salesforce_lavis-1.0.2-py3-none-any.whl "$vqa_eval" <<'PY'
+import hashlib, sys, zipfile
+data = zipfile.ZipFile(sys.argv[1]).read("lavis/common/vqa_tools/vqa_eval.py")
+assert hashlib.sha256(data).hexdigest() == "adc1ce7aad5643bf2caf6d94e92fa030f8efe138800a4a96d9b501654ba677e6", "vqa_eval.py changed"
+open(sys.argv[2], "wb").write(data)
+PY
+  rm -rf "$tmp"
+fi
+# TensorBoard's own event reader checks the event files plexus writes (tests/tracking.rs).
+tensorboard_version=2.21.0
+if [ ! -d "$site/tensorboard-$tensorboard_version.dist-info" ]; then
+  echo "installing tensorboard==$tensorboard_version into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "tensorboard==$tensorboard_version"
+fi
 ln -sfn "$site/torch" "$venv/torch"
 test -f "$venv/torch/lib/libtorch_cpu.so" || { echo "libtorch_cpu.so missing under $venv/torch/lib" >&2; exit 1; }

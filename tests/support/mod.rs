@@ -129,3 +129,20 @@ impl Experiment {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
+
+/// Runs the `plexus` binary with `args` in `cwd` and extra environment variables.
+pub fn plexus_with_env(cwd: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(plexus_bin());
+    cmd.args(args).current_dir(cwd).env("OMP_NUM_THREADS", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("spawn plexus")
+}
+
+/// The project venv's Python (torch 2.11 and the reference packages live there).
+pub fn venv_python() -> PathBuf {
+    let py = root().join(".venv/bin/python");
+    assert!(py.exists(), "{} is missing: run `make setup`", py.display());
+    py
+}

@@ -18,6 +18,7 @@ pub mod plugins;
 pub mod run_dir;
 pub mod runner;
 pub mod script;
+pub mod tracking;
 pub mod train;
 
 pub use error::{Error, Result};

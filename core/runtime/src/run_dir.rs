@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
     metrics: File,
+    /// TensorBoard mirror of metrics.jsonl (`tb/`); a resumed run starts a new events file.
+    events: crate::tracking::EventWriter,
 }
 
 impl RunDir {
@@ -28,7 +29,8 @@ impl RunDir {
         fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
         let metrics_path = path.join("metrics.jsonl");
         let metrics = OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
-        Ok(Self { path, metrics })
+        let events = crate::tracking::EventWriter::create(&path.join("tb"))?;
+        Ok(Self { path, metrics, events })
     }
 
     /// Reopens an existing run folder to resume it: metrics.jsonl is cut back to
@@ -51,7 +53,8 @@ impl RunDir {
             }
         }
         let metrics = OpenOptions::new().append(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
-        Ok(Self { path: path.to_path_buf(), metrics })
+        let events = crate::tracking::EventWriter::create(&path.join("tb"))?;
+        Ok(Self { path: path.to_path_buf(), metrics, events })
     }
 
     /// Bytes written to metrics.jsonl so far.
@@ -80,7 +83,9 @@ impl RunDir {
     pub fn log_metrics(&mut self, record: &serde_json::Value) -> Result<()> {
         let line = format!("{}\n", serde_json::to_string(record).map_err(|e| Error::Other(e.to_string()))?);
         self.metrics.write_all(line.as_bytes()).map_err(|e| Error::io(self.path.join("metrics.jsonl"), e))?;
-        self.metrics.flush().map_err(|e| Error::io(self.path.join("metrics.jsonl"), e))
+        self.metrics.flush().map_err(|e| Error::io(self.path.join("metrics.jsonl"), e))?;
+        let step = record.get("step").and_then(|s| s.as_i64()).unwrap_or(0);
+        self.events.scalars(step, &crate::tracking::scalars_of(record))
     }
 }
 
