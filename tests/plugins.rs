@@ -107,6 +107,9 @@ fn mismatched_fingerprint_is_refused_with_a_field_diff() {
     assert!(reason.contains("plexus-plugin") && reason.contains("host: 0.1.0") && reason.contains("plugin: 0.0.9"), "{reason}");
     assert_eq!(reason.matches("host:").count(), 1, "only differing fields are listed: {reason}");
     assert!(reason.contains("rebuild"), "{reason}");
+    // The concrete command, from the build info the plugin exports.
+    let krate = plexus_tests::root().join("plugins/samplers");
+    assert!(reason.contains(&format!("then: cd {} && cargo build", krate.display())), "{reason}");
 
     // Asking for its component says the plugin was refused, and `plexus plugins` shows why.
     let err = registry.sampler("shuffle", &nn::VarStore::new(Device::Cpu).root(), &Hparams::new(serde_json::json!({}), "t"));

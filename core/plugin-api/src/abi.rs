@@ -163,7 +163,7 @@ pub fn mismatch_error(path: &str, host: &Fingerprint, plugin: &Fingerprint, rebu
     let rows: Vec<String> = diff.iter().map(|(k, h, p)| format!("  {k:<14} host: {h:<40} plugin: {p}")).collect();
     let hints: Vec<String> = diff.iter().filter_map(|(k, h, _)| field_hint(k, h)).map(|h| format!("  - {h}")).collect();
     Error::other(format!(
-        "plugin {path} was built for a different ABI and was refused:\n{}\n  fix: rebuild the plugin against this host:\n{}\n  then: {rebuild}",
+        "plugin {path} was built for a different ABI and was refused:\n{}\n  fix: rebuild it the way this host was built:\n{}\n  then: {rebuild}",
         rows.join("\n"),
         hints.join("\n")
     ))
@@ -277,6 +277,6 @@ mod tests {
         let msg = mismatch_error("`acme`", &host, &old, "cd /src/acme && cargo build").to_string();
         assert!(msg.contains("plexus-plugin  host: 0.1.0"), "{msg}");
         assert!(!msg.contains("rustc "), "only differing fields: {msg}");
-        assert!(msg.contains("depend on plexus-plugin =") && msg.ends_with("then: cd /src/acme && cargo build"), "{msg}");
+        assert!(msg.contains("depend on plexus-plugin =") && msg.matches("host:").count() == 1 && msg.ends_with("then: cd /src/acme && cargo build"), "{msg}");
     }
 }

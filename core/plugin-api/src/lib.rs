@@ -57,6 +57,11 @@ pub mod abi;
 mod component;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+/// The plugin author's guide (docs/writing-plugins.md), included here so that its code
+/// blocks run as doctests (they use the conformance kit, hence the feature).
+#[cfg(feature = "conformance")]
+#[doc = include_str!("../../../docs/writing-plugins.md")]
+pub mod guide {}
 mod error;
 mod guard;
 mod hparams;
