@@ -103,3 +103,34 @@ fn a_scaffolded_plugin_builds_out_of_tree_loads_trains_and_is_checked() {
     assert_eq!(text.matches("host:").count(), 1, "only differing fields: {text}");
     assert!(text.contains(&format!("then: cd {} && cargo build", krate.display())), "no rebuild command: {text}");
 }
+
+/// `plexus plugins --check DIR` on built-in plugins: every component is built with its
+/// default config and passes; JSON carries the fingerprint and each check's outcome.
+#[test]
+fn plugins_check_reports_fingerprints_and_conformance_per_component() {
+    let dir = tempfile::tempdir().unwrap();
+    for lib in ["samplers", "losses", "text"] {
+        let src = plexus_tests::plugin_lib(lib);
+        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
+    }
+    let out = plexus(&root(), &["plugins", "--check", dir.path().to_str().unwrap(), "--json"]);
+    assert_ok("plexus plugins --check --json", &out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    let plugins = report["plugins"].as_array().unwrap();
+    assert_eq!(plugins.len(), 3, "{report}");
+    for p in plugins {
+        assert!(p["fingerprint"].as_str().unwrap().contains("plexus-plugin=0.1.0"), "{p}");
+        for c in p["components"].as_array().unwrap() {
+            assert_eq!(c["ok"], true, "{c}");
+            assert!(c["skipped"].is_null() && c["passed"].as_array().unwrap().len() >= 2, "{c}");
+        }
+    }
+    let names: Vec<&str> = plugins.iter().flat_map(|p| p["components"].as_array().unwrap()).map(|c| c["name"].as_str().unwrap()).collect();
+    for name in ["shuffle", "sequential", "clip", "text_transformer", "word"] {
+        assert!(names.contains(&name), "{name} not checked: {names:?}");
+    }
+    // An empty folder is not a pass.
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(plexus(&root(), &["plugins", "--check", empty.path().to_str().unwrap()]).status.code(), Some(1));
+}
