@@ -121,6 +121,7 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
         }
     };
     let dir = run.path().to_path_buf();
+    crate::logging::attach_run_log(&dir.join("plexus.log")).map_err(|e| Error::io(dir.join("plexus.log"), e))?;
     run.write_json("plugins.json", &registry.fingerprints_json())?;
     let manifest = crate::manifest::build(&crate::manifest::ManifestInput {
         script: &opts.script,

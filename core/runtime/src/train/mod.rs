@@ -202,6 +202,7 @@ impl Trainer {
         }
         let total = self.cfg.epochs * batches.len();
         let mut lr = self.cfg.lr;
+        let bar = progress_bar(batches.len(), epoch, self.state.batch_in_epoch);
         for &(index, batch) in batches.iter().skip(self.state.batch_in_epoch) {
             let every = self.cfg.checkpoint_every;
             if every > 0 && self.state.step % every == 0 && self.last_saved_step != Some(self.state.step) {
@@ -214,13 +215,16 @@ impl Trainer {
             self.loss_sum += &loss;
             self.state.step += 1;
             self.state.batch_in_epoch += 1;
+            bar.inc(1);
             if self.cfg.log_every > 0 && self.state.step % self.cfg.log_every == 0 {
                 let value = loss.double_value(&[]);
-                tracing::info!("step {} loss {value:.4}", self.state.step);
+                bar.set_message(format!("loss {value:.4}"));
+                bar.suspend(|| tracing::info!("step {} loss {value:.4}", self.state.step));
                 run.borrow_mut().log_metrics(&serde_json::json!({"step": self.state.step, "epoch": epoch, "train/loss": value, "train/lr": lr}))?;
             }
             on_step(&StepEvent { step: self.state.step, epoch, loss: &loss, lr })?;
         }
+        bar.finish_and_clear();
         let steps = batches.len();
         let seconds = started.elapsed().as_secs_f64();
         let stats = EpochStats {
@@ -270,6 +274,21 @@ impl Trainer {
         self.optimizer.step(lr);
         Ok(total)
     }
+}
+
+/// A progress bar on a terminal; hidden otherwise (the periodic `step N loss` log lines
+/// are the plain-text progress then).
+fn progress_bar(len: usize, epoch: usize, done: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64).with_prefix(format!("epoch {epoch}"));
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} steps {msg} [{elapsed}<{eta}]") {
+        bar.set_style(style);
+    }
+    bar.set_position(done as u64);
+    bar
 }
 
 /// A second handle on the same variables (VarStore is not Clone; its storage is shared).
