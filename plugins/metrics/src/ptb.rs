@@ -12,18 +12,25 @@
 //! - a hyphen inside a word stays (`well-known`, `10-20`); lone hyphens and dash runs go;
 //! - a period inside a word stays (`3.5`, `www.x.com`); a final period splits off unless
 //!   the word is an abbreviation (a single letter, a dotted acronym such as `u.s.` or
-//!   `e.g.`, or a known title/company/month abbreviation such as `mr.` or `inc.`);
+//!   `e.g.`, or a known title/company/month abbreviation such as `mr.` or `inc.`), or a
+//!   word of letters, digits, hyphens and inner apostrophes directly followed by `,` `;`
+//!   or `:` (`man.,` → `man.` `,`, `gonna.:` → `gonna.`; but `3.5.,` and `isn't.,` split);
 //! - clitics split: `n't 's 're 've 'll 'd 'm` (`isn't` → `is n't`, `can't` → `ca n't`),
 //!   a trailing quote after a word (`cats'` → `cats '`), and `cannot gonna gotta wanna
 //!   gimme lemme` → two tokens each.
 //!
-//! Not reproduced (rare in captions): CoreNLP's full abbreviation list, URLs and e-mail
+//! Not reproduced (rare in captions): a single letter with a period before a capitalised
+//! word (`b. Mr.`), where CoreNLP decides by further context whether the sentence ends
+//! (we keep `b.`); CoreNLP's full abbreviation list, URLs and e-mail
 //! addresses, SGML tags, `'tis`-style proclitics, and Unicode quote/dash normalisation.
 use crate::text::is_py_space;
 
 /// Tokens pycocoevalcap removes after tokenising.
 pub const PUNCTUATIONS: [&str; 17] =
     ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"];
+
+/// Clitics split off the end of a word.
+const CLITICS: [&str; 7] = ["n't", "'s", "'re", "'ve", "'ll", "'d", "'m"];
 
 /// Abbreviations CoreNLP keeps with their final period (checked against the jar).
 const ABBREVIATIONS: [&str; 27] = [
@@ -116,11 +123,24 @@ fn tokenize_chunk(chars: &[char], out: &mut Vec<String>) {
             }
             '.' => {
                 step = run_len(chars, i, |x| x == '.');
+                // CoreNLP also keeps the period of a word directly followed by , ; : unless the
+                // word has a period already or ends in a quote or clitic (`3.5.,` `isn't.,`).
+                let before_clause_mark = matches!(next, Some(',' | ';' | ':'))
+                    && !word.is_empty()
+                    && word.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '\'')
+                    && !word.starts_with('\'')
+                    && !word.ends_with('\'')
+                    && !CLITICS.iter().any(|c| word.len() > c.len() && word.ends_with(c));
                 if step == 1 && next_alnum {
                     word.push('.'); // 3.5, x.y, .5, u.s(.)
-                } else if step == 1 && is_abbreviation(&word) {
-                    word.push('.');
+                } else if is_abbreviation(&word) || (step == 1 && before_clause_mark) {
+                    word.push('.'); // `mr.`, `u.s.`, and `mr..` → `mr.` `.`
                     flush(&mut word, out);
+                    match step {
+                        1 => {}
+                        2 => out.push(".".into()),
+                        _ => out.push("...".into()),
+                    }
                 } else {
                     flush(&mut word, out);
                     if step >= 3 {
@@ -175,7 +195,7 @@ fn split_clitics(w: &str, out: &mut Vec<String>) {
             return;
         }
     }
-    for suffix in ["n't", "'s", "'re", "'ve", "'ll", "'d", "'m"] {
+    for suffix in CLITICS {
         if let Some(stem) = w.strip_suffix(suffix) {
             if stem.chars().last().is_some_and(char::is_alphanumeric) {
                 out.push(stem.into());
@@ -216,6 +236,7 @@ mod tests {
         assert_eq!(t("Mr. Smith and the U.S. army, e.g. plan A. ok."), "mr. smith and the u.s. army e.g. plan a. ok");
         assert_eq!(t("a man (in red) [x] {y}"), "a man -lrb- in red -rrb- -lsb- x -rsb- -lcb- y -rcb-");
         assert_eq!(t("50% off $5 a+b & co. wow!!"), "50 % off $ 5 a + b & co. wow !!");
+        assert_eq!(t("Mr.. a man., 3.5., dog.!"), "mr. a man. 3.5 dog");
     }
 
     #[test]
