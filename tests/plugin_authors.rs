@@ -52,7 +52,7 @@ fn a_scaffolded_plugin_builds_out_of_tree_loads_trains_and_is_checked() {
     assert!(manifest.contains(&format!("plexus-plugin = {{ path = \"{}\"", api.display())), "{manifest}");
     assert!(!manifest.contains("plexus = ") && manifest.contains("crate-type = [\"cdylib\", \"rlib\"]"), "{manifest}");
     let config = std::fs::read_to_string(krate.join(".cargo/config.toml")).unwrap();
-    assert!(config.contains("LIBTORCH = \"/") && config.contains("LIBTORCH_CXX11_ABI = \"1\""), "{config}");
+    assert!(config.contains("LIBTORCH = { value = \"/") && config.contains("LIBTORCH_CXX11_ABI = \"1\""), "{config}");
 
     // Builds and passes its own conformance test with no edits.
     let started = Instant::now();
@@ -133,4 +133,19 @@ fn plugins_check_reports_fingerprints_and_conformance_per_component() {
     // An empty folder is not a pass.
     let empty = tempfile::tempdir().unwrap();
     assert_eq!(plexus(&root(), &["plugins", "--check", empty.path().to_str().unwrap()]).status.code(), Some(1));
+}
+
+/// Scaffolded inside this workspace's tree, the crate is still its own workspace and its
+/// `.cargo/config.toml` merges with ours (cargo resolves it; building it is the same as
+/// out of tree, which the test above does).
+#[test]
+fn a_plugin_scaffolded_inside_the_workspace_resolves() {
+    let inside = tempfile::tempdir_in(root().join("target")).unwrap();
+    let krate = inside.path().join("acme-inside");
+    assert_ok("plexus new-plugin", &plexus(&root(), &["new-plugin", "acme-inside", "--kind", "metric", "--path", krate.to_str().unwrap()]));
+    let meta = cargo(&krate, &["metadata", "--format-version", "1", "--no-deps", "--offline"]);
+    assert_ok("cargo metadata in the scaffold", &meta);
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout).unwrap();
+    assert_eq!(meta["workspace_root"].as_str().unwrap(), krate.display().to_string());
+    assert_eq!(meta["packages"][0]["name"], "acme-inside");
 }
