@@ -15,6 +15,27 @@ pub fn sha256_file(path: &Path) -> Option<String> {
     Some(format!("{:x}", Sha256::digest(&bytes)))
 }
 
+/// [`sha256_file`] memoised by (path, size, mtime) in `~/.cache/plexus/sha256.json`:
+/// plugin libraries are tens of MB and rarely change between runs.
+pub fn sha256_file_cached(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    let key = format!("{}|{}|{mtime}", path.canonicalize().ok()?.display(), meta.len());
+    let cache_file = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/plexus/sha256.json"))?;
+    let mut cache: serde_json::Map<String, Value> =
+        std::fs::read_to_string(&cache_file).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    if let Some(hit) = cache.get(&key).and_then(Value::as_str) {
+        return Some(hit.to_string());
+    }
+    let hash = sha256_file(path)?;
+    cache.insert(key, json!(hash));
+    if let Some(dir) = cache_file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = crate::run_dir::write_atomic(&cache_file, Value::Object(cache).to_string().as_bytes());
+    Some(hash)
+}
+
 /// The commit checked out in the working directory (with `-dirty` when it has local
 /// changes), or `None` outside a git repository.
 pub fn git_commit() -> Option<String> {
@@ -46,7 +67,7 @@ pub fn build(input: &ManifestInput) -> Value {
         .map(|p| {
             json!({
                 "name": p.name, "version": p.version, "path": p.path.display().to_string(),
-                "fingerprint": p.fingerprint, "sha256": sha256_file(&p.path),
+                "fingerprint": p.fingerprint, "sha256": sha256_file_cached(&p.path),
             })
         })
         .collect();
