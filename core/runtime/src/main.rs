@@ -32,6 +32,8 @@ enum Command {
     Runs(cli::runs::Args),
     /// Validate a script, its config and plugins; build everything and run one tiny batch.
     Check(cli::check::Args),
+    /// Score prediction files (captions, VQA answers, retrieval similarities, WER/CER) without training.
+    Score(cli::score::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +46,6 @@ fn main() -> ExitCode {
         Command::NewPlugin(args) => cli::new_plugin::main(args),
         Command::Runs(args) => cli::runs::main(args),
         Command::Check(args) => cli::check::main(args, cli.plugin_dirs),
+        Command::Score(args) => cli::score::main(args),
     }
 }

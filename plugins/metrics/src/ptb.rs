@@ -20,8 +20,9 @@
 //!   gimme lemme` → two tokens each.
 //!
 //! Not reproduced (rare in captions): a single letter with a period before a capitalised
-//! word (`b. Mr.`), where CoreNLP decides by further context whether the sentence ends
-//! (we keep `b.`); CoreNLP's full abbreviation list, URLs and e-mail
+//! word (`b. Mr.`) — including the first word of the *next caption*, since pycocoevalcap
+//! tokenises all captions as one file — where CoreNLP decides by further context whether
+//! the sentence ends (we keep `b.`); CoreNLP's full abbreviation list, URLs and e-mail
 //! addresses, SGML tags, `'tis`-style proclitics, and Unicode quote/dash normalisation.
 use crate::text::is_py_space;
 

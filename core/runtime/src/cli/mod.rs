@@ -5,3 +5,4 @@ pub mod new_plugin;
 pub mod plugins;
 pub mod run;
 pub mod runs;
+pub mod score;
