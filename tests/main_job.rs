@@ -77,3 +77,46 @@ fn command_line_overrides_reach_the_run_and_its_record() {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert_eq!(text.matches("train/epoch_loss").count(), 1);
 }
+
+#[test]
+fn hooks_freezing_and_early_stopping_script_runs() {
+    let exp = Experiment::tiny();
+    std::fs::copy(plexus_tests::root().join("scripts/clip_hooks.rhai"), exp.path().join("clip_hooks.rhai")).unwrap();
+    let out = plexus_tests::plexus(exp.path(), &["run", "clip_hooks.rhai", "--config", "tiny.yaml"]);
+    let text = stdout_stderr(&out);
+    assert!(out.status.success(), "{text}");
+    // One text block (12 tensors) + embeddings, final norm and projection (5).
+    assert!(text.contains("froze 17 text parameters"), "{text}");
+    let run = exp.only_run_dir();
+    let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let progress = records.iter().filter(|r| r["tag"] == "progress").count();
+    assert_eq!(progress, 4, "on_step every 5 steps over 20 steps: {lines}");
+    let evals = records.iter().filter(|r| r["tag"] == "eval").count();
+    assert_eq!(evals, 2, "on_eval after each of 2 epochs: {lines}");
+    assert!(read_json(&run.join("summary.json"))["metrics"]["zero_shot_top1"].as_f64().is_some());
+}
+
+#[test]
+fn a_frozen_tower_does_not_change() {
+    let exp = Experiment::tiny();
+    exp.edit("clip.rhai", "let metrics = [", "trainer.freeze(\"text\");\nlet metrics = [");
+    assert!(exp.run(&["train.epochs=1"]).status.success());
+    let run = exp.only_run_dir();
+    let trained = plexus::checkpoint::read_tensors(&run.join("weights.safetensors")).unwrap().0;
+    // Same seed and config, no training: the initial weights.
+    exp.edit("clip.rhai", "for epoch in 0..trainer.epochs {", "for epoch in 0..0 {");
+    exp.edit("clip.rhai", "let scores = evaluate(model, test, metrics);", "trainer.save_checkpoint();\nlet scores = evaluate(model, test, metrics);");
+    assert!(exp.run(&["train.epochs=1"]).status.success());
+    let initial_run = exp.run_dirs().into_iter().find(|d| *d != run).unwrap();
+    let initial = plexus::checkpoint::read_tensors(&initial_run.join("weights.safetensors")).unwrap().0;
+    let mut text_checked = 0;
+    for (name, t) in &trained {
+        if name.starts_with("text.") {
+            assert!(t.equal(&initial[name]), "{name} moved while frozen");
+            text_checked += 1;
+        }
+    }
+    assert!(text_checked > 0);
+    assert!(!trained["visual.proj"].equal(&initial["visual.proj"]), "the image tower must have trained");
+}
