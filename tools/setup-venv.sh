@@ -58,5 +58,11 @@ if [ ! -d "$site/tensorboard-$tensorboard_version.dist-info" ]; then
   echo "installing tensorboard==$tensorboard_version into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "tensorboard==$tensorboard_version"
 fi
+# safetensors: checks that weights.safetensors loads in PyTorch (tests/checkpoints.rs).
+safetensors_version=0.6.2
+if [ ! -d "$site/safetensors-$safetensors_version.dist-info" ]; then
+  echo "installing safetensors==$safetensors_version into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "safetensors==$safetensors_version"
+fi
 ln -sfn "$site/torch" "$venv/torch"
 test -f "$venv/torch/lib/libtorch_cpu.so" || { echo "libtorch_cpu.so missing under $venv/torch/lib" >&2; exit 1; }
