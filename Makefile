@@ -15,7 +15,7 @@ venv:
 	@tools/setup-venv.sh
 
 # Debian packages the build and the data fetchers need, installed only when missing.
-APT_PACKAGES := g++ pkg-config libopenblas-dev
+APT_PACKAGES := g++ pkg-config libopenblas-dev fonts-dejavu-core
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi

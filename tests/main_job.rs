@@ -32,6 +32,10 @@ fn tiny_clip_experiment_trains_evaluates_and_records_the_run() {
     assert!(records.iter().any(|r| r.get("train/loss").is_some()), "no step lines");
     assert!(records.iter().any(|r| r.get("train/epoch_loss").is_some()), "no epoch lines");
     assert!(records.iter().any(|r| r.get("zero_shot_top1").is_some()), "no eval line");
+    for plot in ["plots/loss.png", "plots/metrics.png"] {
+        let bytes = std::fs::read(run.join(plot)).unwrap_or_else(|e| panic!("{plot}: {e}"));
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000, "{plot} is not a drawn PNG");
+    }
     let log = std::fs::read_to_string(run.join("plexus.log")).unwrap();
     assert!(log.contains("step 5 loss") && log.contains("DEBUG"), "run log: {log}");
 }

@@ -128,3 +128,45 @@ pub fn scatter_plot(path: &Path, title: &str, axes: (&str, &str), groups: &[(&st
     }
     root.present().map_err(|e| plot_err(path, e))
 }
+
+/// Line chart of named `(x, y)` series (e.g. training curves against the step).
+pub fn line_plot(path: &Path, title: &str, axes: (&str, &str), series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
+    let text = font_available();
+    let points = || series.iter().flat_map(|(_, s)| s.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for (x, y) in points() {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if !(x0.is_finite() && y0.is_finite()) {
+        return Err(plot_err(path, "no finite points to plot"));
+    }
+    let pad = |a: f64, b: f64| ((b - a) * 0.05).max(1e-6);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15).x_label_area_size(if text { 40 } else { 5 }).y_label_area_size(if text { 60 } else { 5 });
+    if text {
+        builder.caption(title, (FAMILY, 22));
+    }
+    let mut chart = builder
+        .build_cartesian_2d((x0 - pad(x0, x1))..(x1 + pad(x0, x1)), (y0 - pad(y0, y1))..(y1 + pad(y0, y1)))
+        .map_err(|e| plot_err(path, e))?;
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_desc(axes.0).y_desc(axes.1).label_style((FAMILY, 14));
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(|e| plot_err(path, e))?;
+    for (i, (name, s)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let line = chart.draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2))).map_err(|e| plot_err(path, e))?;
+        if text {
+            line.label(*name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+    }
+    if text {
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).label_font((FAMILY, 14)).draw().map_err(|e| plot_err(path, e))?;
+    }
+    root.present().map_err(|e| plot_err(path, e))
+}

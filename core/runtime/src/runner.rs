@@ -163,6 +163,10 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
         summary["error"] = json!(e.to_string());
     }
     session.run.borrow().write_json("summary.json", &summary)?;
+    // Plots are a convenience: a plotting problem is logged, never fatal to the run.
+    if let Err(e) = crate::tracking::plots::write_run_plots(&dir) {
+        tracing::warn!("plots not written: {e}");
+    }
     result?;
     Ok(RunOutcome { dir, metrics: session.summary.clone(), report: session.report.clone() })
 }

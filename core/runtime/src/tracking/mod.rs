@@ -1,5 +1,6 @@
 //! Where logged numbers go besides metrics.jsonl: TensorBoard event files (`tb/`) and,
 //! at the end of a run, PNG plots.
+pub mod plots;
 pub mod tensorboard;
 
 pub use tensorboard::EventWriter;
