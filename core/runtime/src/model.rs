@@ -46,7 +46,16 @@ impl DualEncoder {
 
     /// texts → `[B, D]`.
     pub fn embed_texts(&self, texts: &[String], train: bool) -> Result<Tensor> {
-        let tokens = self.tokenizer.borrow().encode(texts)?.to_device(self.device); // [B, L]
-        Ok(self.text.encode(&tokens, train)?)
+        self.embed_tokens(&self.tokenize(texts)?, train)
+    }
+
+    /// texts → token ids `[B, L]` on the model's device.
+    pub fn tokenize(&self, texts: &[String]) -> Result<Tensor> {
+        Ok(self.tokenizer.borrow().encode(texts)?.to_device(self.device))
+    }
+
+    /// token ids `[B, L]` (from [`Self::tokenize`]) → `[B, D]`.
+    pub fn embed_tokens(&self, tokens: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.text.encode(tokens, train)?)
     }
 }

@@ -65,6 +65,8 @@ pub struct Trainer {
     /// True while a resumed script re-executes what the checkpoint already covers;
     /// shared with the session so that `log(...)` does not write those lines twice.
     replaying: Rc<Cell<bool>>,
+    /// Seconds spent assembling batches (the data-wait part of step time; `make bench`).
+    data_seconds: f64,
 }
 
 fn mix(seed: u64, a: u64) -> u64 {
@@ -104,6 +106,7 @@ impl Trainer {
             last_saved_step: None,
             max_steps_per_epoch: None,
             replaying,
+            data_seconds: 0.0,
         };
         match resume {
             Some(ck) => trainer.restore(ck)?,
@@ -145,6 +148,12 @@ impl Trainer {
 
     pub fn step(&self) -> usize {
         self.state.step
+    }
+
+    /// Total seconds this trainer has spent assembling batches (gather, captions,
+    /// tokenize, to device); divided by step time it is the data-wait fraction.
+    pub fn data_seconds(&self) -> f64 {
+        self.data_seconds
     }
 
     pub fn parameter_names(&self) -> Vec<String> {
@@ -255,13 +264,17 @@ impl Trainer {
         let autocast = self.cfg.precision == Precision::Bf16 && self.model.device.is_cuda();
         let mut total = Tensor::zeros([], (Kind::Float, self.model.device));
         for (ids, tpl) in batch.chunks(micro).zip(templates.chunks(micro)) {
+            // Batch assembly (what the step waits for): gather, captions, tokenize, to device.
+            let waited = Instant::now();
             let index = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>());
-            let images = data.images.index_select(0, &index); // [b, C, H, W]
+            let images = data.images.index_select(0, &index).to_device(self.model.device); // [b, C, H, W]
             let captions: Vec<String> = ids.iter().zip(tpl).map(|(&i, &t)| data.caption(data.labels[i], t)).collect();
+            let tokens = self.model.tokenize(&captions)?; // [b, L]
+            self.data_seconds += waited.elapsed().as_secs_f64();
             let out = tch::autocast(autocast, || -> Result<_> {
                 let inputs = TensorMap::new()
                     .with("image_embeds", &self.model.embed_images(&images, true)?.to_kind(Kind::Float)) // [b, D]
-                    .with("text_embeds", &self.model.embed_texts(&captions, true)?.to_kind(Kind::Float)); // [b, D]
+                    .with("text_embeds", &self.model.embed_tokens(&tokens, true)?.to_kind(Kind::Float)); // [b, D]
                 Ok(self.loss.compute(&inputs, true)?)
             })?;
             let scaled = out.loss / batch.chunks(micro).len() as f64;
