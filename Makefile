@@ -7,7 +7,7 @@ EXP ?= clip_fashion
 SCRIPT ?= scripts/$(firstword $(subst _, ,$(EXP))).rhai
 PLEXUS := target/debug/plexus
 
-.PHONY: setup venv apt data build run test clean
+.PHONY: setup venv apt data build run test bench clean
 
 setup: venv apt data build
 
@@ -32,6 +32,19 @@ run: setup
 # One thread per libtorch op pool: OpenMP busy-waits badly on a loaded 2-core machine.
 test: setup
 	OMP_NUM_THREADS=1 $(CARGO) test --workspace --quiet
+
+# Benchmarks (issue 8): each comparison interleaved with its baseline on this machine, now.
+# Prints one table and merges {name: {plexus, baseline, ratio, unit}} into bench/results.json.
+# One libtorch thread by default: OpenMP busy-waits badly on a loaded 2-core machine.
+BENCH_THREADS ?= 1
+bench: setup
+	@export BENCH_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS); \
+	target/debug/clip_train_step --reps 9 --steps 6 && \
+	target/debug/plugin_overhead 15 4 && \
+	target/debug/rhai_overhead experiments/clip_fashion_tiny.yaml 3
+	@rc=0; $(MAKE) -q --no-print-directory bench-metrics >/dev/null 2>&1 || rc=$$?; \
+	if [ $$rc -ne 2 ]; then $(MAKE) --no-print-directory bench-metrics; else echo "(no bench-metrics target: caption/retrieval metrics skipped)"; fi
+	@.venv/bin/python bench/table.py bench/results.json
 
 clean:
 	rm -rf target runs

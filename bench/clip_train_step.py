@@ -166,6 +166,23 @@ def make_optimizer(model, impl, lr=0.002, weight_decay=0.05):
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6, **kw)
 
 
+def read_npy(path):
+    """A little-endian, C-order .npy (as tch writes them) without needing numpy."""
+    import ast
+    import struct
+
+    raw = open(path, "rb").read()
+    assert raw[:6] == b"\x93NUMPY", path
+    major = raw[6]
+    header_len = struct.unpack("<H" if major == 1 else "<I", raw[8:10] if major == 1 else raw[8:12])[0]
+    start = 10 if major == 1 else 12
+    header = ast.literal_eval(raw[start:start + header_len].decode("latin1"))
+    assert not header["fortran_order"], path
+    dtype = {"<f4": torch.float32, "<i8": torch.int64, "<f8": torch.float64, "<i4": torch.int32}[header["descr"]]
+    data = bytearray(raw[start + header_len:])
+    return torch.frombuffer(data, dtype=dtype).reshape(header["shape"]).clone()
+
+
 class Bench:
     def __init__(self, args):
         self.device = torch.device(args.device)
@@ -200,10 +217,8 @@ class Bench:
 
     def parity(self, folder):
         """Loss (train mode, no update) on plexus's weights and batch, written as .npy."""
-        import numpy as np
-
         manifest = json.load(open(os.path.join(folder, "manifest.json")))
-        load = lambda name: torch.from_numpy(np.load(os.path.join(folder, name + ".npy")))
+        load = lambda name: read_npy(os.path.join(folder, name + ".npy"))
         model = Clip(manifest["vocab_size"])
         model.load_state_dict({name: load(name) for name in manifest["params"]}, strict=True)
         loss = model(load("__images"), load("__tokens"))

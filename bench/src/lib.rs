@@ -113,6 +113,11 @@ pub fn threads() -> i32 {
     std::env::var("BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1)
 }
 
+/// Where results go: `BENCH_RESULTS`, default `bench/results.json`.
+pub fn results_path() -> std::path::PathBuf {
+    std::env::var_os("BENCH_RESULTS").map_or_else(|| "bench/results.json".into(), Into::into)
+}
+
 /// The Python of the project venv (or `PLEXUS_PYTHON`).
 pub fn python() -> String {
     std::env::var("PLEXUS_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into())

@@ -256,7 +256,8 @@ fn main() {
 
     let (p, b) = (median(ours.clone()), median(theirs.clone()));
     let ratio = paired_ratio(&ours, &theirs);
-    let results = Path::new("bench/results.json");
+    let results_file = plexus_bench::results_path();
+    let results = results_file.as_path();
     println!("{}  batch {batch}  threads {threads}  device {}  reps {} × {steps} steps", args.name, args.device, args.reps);
     println!("  plexus   median {p:.3} steps/s  {ours:.3?}");
     println!("  pytorch  median {b:.3} steps/s  {theirs:.3?}");

@@ -69,5 +69,5 @@ fn main() {
     println!("  static link     median {:.4} s  {t_static:.4?}", st);
     println!("  overhead        {:+.2}%  (median of per-repetition ratios; goal <= 0.5%)", (ratio - 1.0) * 100.0);
     println!("  batch-1 forward: dynamic {:.1} µs, static {:.1} µs per call ({:+.2}%)", sd * 1e6, ss * 1e6, (small_ratio - 1.0) * 100.0);
-    record(std::path::Path::new("bench/results.json"), "plugin_overhead", d, st, ratio, "seconds per repetition (ratio = dynamic / static)");
+    record(&plexus_bench::results_path(), "plugin_overhead", d, st, ratio, "seconds per repetition (ratio = dynamic / static)");
 }
