@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::geometry::{alignment, modality_gap, uniformity};
 use crate::io::{embeddings_path, load_embeddings, Embeddings};
 use crate::plot::{scatter_plot, spectrum_plot};
-use crate::probe::{linear_probe, standardize, ProbeOptions};
+use crate::probe::{linear_probe, whiten, ProbeOptions};
 use crate::spectrum::{effective_rank_of_spectrum, singular_values, Pca};
 use crate::stats::{center, l2_normalize_rows, permutation, to_f64};
 
@@ -114,7 +114,7 @@ fn analyze(eval: &Embeddings, train: &Embeddings, split: &str, out_dir: &Path, o
     let labels = eval.labels.to_vec();
     let train_labels = train.labels.to_vec();
 
-    let (ptrain, ptest) = standardize(train_image.view(), image.view());
+    let (ptrain, ptest) = whiten(train_image.view(), image.view())?;
     let probe = linear_probe(ptrain.view(), &train_labels, ptest.view(), &labels, &opts.probe)?;
 
     let s_image = singular_values(center(image.view()).view())?;
