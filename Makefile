@@ -7,7 +7,7 @@ EXP ?= clip_fashion
 SCRIPT ?= scripts/$(firstword $(subst _, ,$(EXP))).rhai
 PLEXUS := target/debug/plexus
 
-.PHONY: setup venv apt data build run test bench clean
+.PHONY: setup venv apt data build run test bench bench-metrics clean
 
 setup: venv apt data build
 
@@ -32,6 +32,11 @@ run: setup
 # One thread per libtorch op pool: OpenMP busy-waits badly on a loaded 2-core machine.
 test: setup
 	OMP_NUM_THREADS=1 $(CARGO) test --workspace --quiet
+
+# Caption metrics vs pycocoevalcap and retrieval vs torchmetrics (prints ratios, merges
+# them into bench/results.json). Sizes: CANDS IMAGES DIM.
+bench-metrics: setup
+	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin metrics_bench -- 5000 2000 256
 
 # Benchmarks (issue 8): each comparison interleaved with its baseline on this machine, now.
 # Prints one table and merges {name: {plexus, baseline, ratio, unit}} into bench/results.json.

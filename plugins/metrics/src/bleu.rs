@@ -7,7 +7,7 @@
 //! keep those constants so scores agree to the last digits. A consequence: a perfect
 //! candidate scores `1 - O(1e-9)`, and BLEU-n of a candidate shorter than n words is
 //! about 1e-6, not 0.
-use crate::text::{intern, ngram_counts, Gram, IdMap};
+use crate::text::{gram_order, intern, ngram_vec, Gram};
 use plexus_plugin::Result;
 
 const TINY: f64 = 1e-15;
@@ -30,21 +30,22 @@ struct Stats {
 }
 
 fn stats(cand: &[u32], refs: &[Vec<u32>]) -> Stats {
-    let mut max_ref: [IdMap<Gram, u32>; 4] = Default::default();
-    for r in refs {
-        for (n, counts) in ngram_counts(r).into_iter().enumerate() {
-            for (g, c) in counts {
-                let e = max_ref[n].entry(g).or_insert(0);
-                *e = (*e).max(c);
-            }
-        }
-    }
+    // Maximum count of each n-gram in any one reference: concatenate, sort, keep the max.
+    let mut max_ref: Vec<(Gram, u32)> = refs.iter().flat_map(|r| ngram_vec(r)).collect();
+    max_ref.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    max_ref.dedup_by_key(|x| x.0);
     let test_len = cand.len();
     // "closest": smallest |ref_len - test_len|, ties to the shorter reference.
     let ref_len = refs.iter().map(|r| r.len()).min_by_key(|&l| (l.abs_diff(test_len), l)).unwrap_or(0);
     let mut correct = [0usize; 4];
-    for (n, counts) in ngram_counts(cand).iter().enumerate() {
-        correct[n] = counts.iter().map(|(g, &c)| c.min(max_ref[n].get(g).copied().unwrap_or(0)) as usize).sum();
+    let mut j = 0;
+    for (g, c) in ngram_vec(cand) {
+        while j < max_ref.len() && max_ref[j].0 < g {
+            j += 1;
+        }
+        if j < max_ref.len() && max_ref[j].0 == g {
+            correct[gram_order(g)] += c.min(max_ref[j].1) as usize;
+        }
     }
     let guess = std::array::from_fn(|k| (test_len + 1).saturating_sub(k + 1));
     Stats { test_len, ref_len, guess, correct }

@@ -87,3 +87,24 @@ impl Metric for Caption {
         Ok(caption_scores_ids(self.which, &cands, &refs))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plexus_plugin::tch::Tensor;
+
+    #[test]
+    fn padded_id_tensors_score_like_the_words_they_stand_for() {
+        // Candidate 0 "a b c d" vs refs "a b c d" / "e"; candidate 1 "b a" vs "a b e".
+        let pred = Tensor::from_slice2(&[[1i64, 2, 3, 4], [2, 1, 0, 0]]);
+        let refs = Tensor::from_slice(&[1i64, 2, 3, 4, 5, 0, 0, 0, 1, 2, 5, 0, 0, 0, 0, 0]).reshape([2, 2, 4]);
+        let got = Caption { which: CaptionMetric::All }.compute(&TensorMap::new().with("pred_tokens", &pred).with("ref_tokens", &refs)).unwrap();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let want = caption_scores(CaptionMetric::All, &s(&["a b c d", "b a"]), &[s(&["a b c d", "e"]), s(&["a b e"])], false).unwrap();
+        assert_eq!(got.len(), 6);
+        for ((n1, a), (n2, b)) in got.iter().zip(&want) {
+            assert_eq!(n1, n2);
+            assert!((a - b).abs() < 1e-12, "{n1}: {a} vs {b}");
+        }
+    }
+}

@@ -12,50 +12,54 @@
 //!   "length" only for order index 1), i.e. `max(0, |c|-1) - max(0, |r|-1)`.
 //! - A candidate's score is the mean over orders, averaged over its references, × 10;
 //!   the corpus score is the mean over candidates.
-use crate::text::{intern, ngram_counts, Gram, IdMap};
+use crate::text::{gram_order, intern, ngram_vec, Gram, IdMap};
 use plexus_plugin::Result;
 
 /// σ of the Gaussian length penalty.
 pub const SIGMA: f64 = 6.0;
 
-/// A sentence as tf-idf vectors per n-gram order.
+/// A sentence as tf-idf weights of its n-grams (sorted by key; all orders together).
 struct TfIdf {
-    vec: [IdMap<Gram, f64>; 4],
+    vec: Vec<(Gram, f64)>,
     norm: [f64; 4],
     /// Number of bigrams: pycocoevalcap's `length`.
     length: f64,
 }
 
-fn tfidf(words: &[u32], df: &IdMap<Gram, u32>, log_n: f64) -> TfIdf {
-    let counts = ngram_counts(words);
-    let mut vec: [IdMap<Gram, f64>; 4] = Default::default();
+/// `ln_df` holds `ln(max(1, df))` of every n-gram seen in the references.
+fn tfidf(grams: &[(Gram, u32)], len: usize, ln_df: &IdMap<Gram, f64>, log_n: f64) -> TfIdf {
     let mut norm = [0.0; 4];
-    for (n, map) in counts.iter().enumerate() {
-        for (&g, &tf) in map {
-            let d = df.get(&g).copied().unwrap_or(0).max(1) as f64;
-            let v = tf as f64 * (log_n - d.ln());
-            norm[n] += v * v;
-            vec[n].insert(g, v);
-        }
-    }
-    TfIdf { vec, norm: norm.map(f64::sqrt), length: words.len().saturating_sub(1) as f64 }
+    let vec = grams
+        .iter()
+        .map(|&(g, tf)| {
+            let v = tf as f64 * (log_n - ln_df.get(&g).copied().unwrap_or(0.0));
+            norm[gram_order(g)] += v * v;
+            (g, v)
+        })
+        .collect();
+    TfIdf { vec, norm: norm.map(f64::sqrt), length: len.saturating_sub(1) as f64 }
 }
 
 fn sim(c: &TfIdf, r: &TfIdf, sigma: f64) -> f64 {
     let delta = c.length - r.length;
     let penalty = (-(delta * delta) / (2.0 * sigma * sigma)).exp();
+    let mut val = [0.0; 4];
+    let mut j = 0;
+    for &(g, vc) in &c.vec {
+        while j < r.vec.len() && r.vec[j].0 < g {
+            j += 1;
+        }
+        if j < r.vec.len() && r.vec[j].0 == g {
+            let vr = r.vec[j].1;
+            val[gram_order(g)] += vc.min(vr) * vr; // clipping (CIDEr-D)
+        }
+    }
     let mut total = 0.0;
     for n in 0..4 {
-        let mut val = 0.0;
-        for (g, &vc) in &c.vec[n] {
-            if let Some(&vr) = r.vec[n].get(g) {
-                val += vc.min(vr) * vr;
-            }
-        }
         if c.norm[n] != 0.0 && r.norm[n] != 0.0 {
-            val /= c.norm[n] * r.norm[n];
+            val[n] /= c.norm[n] * r.norm[n];
         }
-        total += val * penalty;
+        total += val[n] * penalty;
     }
     total / 4.0
 }
@@ -63,29 +67,30 @@ fn sim(c: &TfIdf, r: &TfIdf, sigma: f64) -> f64 {
 /// CIDEr-D with a chosen σ over word-id sequences: (corpus mean, per-candidate scores).
 pub fn cider_d_ids_with(cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>], sigma: f64) -> (f64, Vec<f64>) {
     // Document frequency over reference sets (grams of different orders never share a key,
-    // see `text::Gram`).
-    let mut df: IdMap<Gram, u32> = IdMap::default();
-    let mut seen: IdMap<Gram, ()> = IdMap::default();
-    for rs in refs {
+    // see `text::Gram`), then replaced in place by ln(max(1, df)). Each reference's n-grams
+    // are counted once and kept for the tf-idf pass; the map is sized up front because
+    // rehashing a million n-grams costs more than the scoring.
+    let ref_grams: Vec<Vec<Vec<(Gram, u32)>>> = refs.iter().map(|rs| rs.iter().map(|r| ngram_vec(r)).collect()).collect();
+    let total: usize = ref_grams.iter().flatten().map(Vec::len).sum();
+    let mut ln_df: IdMap<Gram, f64> = IdMap::with_capacity_and_hasher(total, Default::default());
+    let mut seen: Vec<Gram> = Vec::new();
+    for rs in &ref_grams {
         seen.clear();
-        for r in rs {
-            for map in ngram_counts(r).iter() {
-                for &g in map.keys() {
-                    seen.insert(g, ());
-                }
-            }
-        }
-        for &g in seen.keys() {
-            *df.entry(g).or_insert(0) += 1;
+        seen.extend(rs.iter().flatten().map(|&(g, _)| g));
+        seen.sort_unstable();
+        seen.dedup();
+        for &g in &seen {
+            *ln_df.entry(g).or_insert(0.0) += 1.0;
         }
     }
+    ln_df.values_mut().for_each(|d| *d = d.max(1.0).ln());
     let log_n = (cands.len() as f64).ln();
     let per: Vec<f64> = cands
         .iter()
-        .zip(refs)
-        .map(|(c, rs)| {
-            let vc = tfidf(c, &df, log_n);
-            let sum: f64 = rs.iter().map(|r| sim(&vc, &tfidf(r, &df, log_n), sigma)).sum();
+        .zip(refs.iter().zip(&ref_grams))
+        .map(|(c, (rs, rgs))| {
+            let vc = tfidf(&ngram_vec(c), c.len(), &ln_df, log_n);
+            let sum: f64 = rs.iter().zip(rgs).map(|(r, g)| sim(&vc, &tfidf(g, r.len(), &ln_df, log_n), sigma)).sum();
             sum / rs.len() as f64 * 10.0
         })
         .collect();

@@ -25,7 +25,12 @@ pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // Multiplication only carries upwards, and the table indexes by the low bits: fold
+        // the high bits down (murmur3's finaliser) or n-grams sharing low ids collide.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -98,15 +103,46 @@ pub fn ngram_counts(words: &[u32]) -> [IdMap<Gram, u32>; 4] {
     maps
 }
 
+/// All n-grams of order `1..=4` with their counts, sorted by key (merge-joins between two
+/// sentences then need no hashing; a caption has only a few dozen n-grams).
+pub fn ngram_vec(words: &[u32]) -> Vec<(Gram, u32)> {
+    let mut grams: Vec<Gram> = Vec::with_capacity(4 * words.len());
+    for i in 0..words.len() {
+        let mut key: Gram = 0;
+        for n in 0..4 {
+            let Some(&w) = words.get(i + n) else { break };
+            key |= ((w as u128) + 1) << (32 * n);
+            grams.push(key);
+        }
+    }
+    grams.sort_unstable();
+    let mut out: Vec<(Gram, u32)> = Vec::with_capacity(grams.len());
+    for g in grams {
+        match out.last_mut() {
+            Some((last, c)) if *last == g => *c += 1,
+            _ => out.push((g, 1)),
+        }
+    }
+    out
+}
+
+/// Order index (n - 1) of an n-gram key.
+pub fn gram_order(g: Gram) -> usize {
+    (127 - g.leading_zeros() as usize) / 32
+}
+
 /// `[N, L]` i64 ids with padding 0 → one id sequence per row (padding dropped).
 pub fn rows_of(t: &Tensor, name: &str) -> Result<Vec<Vec<u32>>> {
     if t.dim() != 2 {
         return Err(Error::shape(format!("{name} must be [N, L] token ids, got {:?}", t.size())));
     }
     let (n, l) = (t.size()[0] as usize, t.size()[1] as usize);
+    if l == 0 {
+        return Ok(vec![Vec::new(); n]);
+    }
     let flat = Vec::<i64>::try_from(t.to_kind(Kind::Int64).flatten(0, -1)).map_err(Error::from)?;
     let mut out = Vec::with_capacity(n);
-    for row in flat.chunks(l.max(1)).take(n) {
+    for row in flat.chunks(l) {
         let mut ids = Vec::with_capacity(l);
         for &v in row {
             if v < 0 || v >= u32::MAX as i64 {
@@ -146,5 +182,10 @@ mod tests {
         let m = ngram_counts(&[1, 2, 1, 2]);
         assert_eq!(m.iter().map(|x| x.values().sum::<u32>()).collect::<Vec<_>>(), [4, 3, 2, 1]);
         assert_eq!(m[1].len(), 2); // (1,2) twice, (2,1) once
+        let v = ngram_vec(&[1, 2, 1, 2]);
+        let mut per_order = [0u32; 4];
+        v.iter().for_each(|&(g, c)| per_order[gram_order(g)] += c);
+        assert_eq!(per_order, [4, 3, 2, 1]);
+        assert!(v.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }
