@@ -98,6 +98,8 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     let st = settings(&cfg, &opts.script)?;
 
     tch::set_num_threads(st.threads);
+    // OpenBLAS (linked for the analysis) would otherwise run its own pool beside libtorch's.
+    plexus_analysis::blas::set_blas_threads(1);
     tch::manual_seed(st.seed as i64);
     let device = crate::device::resolve(&st.device).map_err(|e| Error::Config {
         file: config_file.clone(),
