@@ -27,7 +27,7 @@ fn main() {
     let calls = args.get(1).copied().unwrap_or(10);
     let batch = args.get(2).copied().unwrap_or(256) as i64;
     let threads = plexus_bench::threads();
-    tch::set_num_threads(threads);
+    plexus::runner::pin_threads(threads);
     tch::manual_seed(0);
 
     let cfg = ExperimentConfig::load("experiments/clip_fashion.yaml", &[]).expect("config");

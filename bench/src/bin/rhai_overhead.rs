@@ -27,7 +27,7 @@ fn plain(config: &str, overrides: &[String], runs: &PathBuf) -> f64 {
     let cfg = ExperimentConfig::load(config, overrides).expect("config");
     let seed: u64 = cfg.setting("seed", 0).unwrap();
     let threads: i32 = cfg.setting("threads", 0).unwrap();
-    tch::set_num_threads(if threads > 0 { threads } else { 2 });
+    plexus::runner::pin_threads(if threads > 0 { threads } else { 2 });
     tch::manual_seed(seed as i64);
     let registry = Registry::discover(&default_search_path(&[]));
     let root = ConfigNode::root(config, cfg.root.clone());

@@ -57,6 +57,13 @@ fn settings(cfg: &ExperimentConfig, script: &Path) -> Result<Settings> {
     })
 }
 
+/// Sets libtorch's intra-op threads, and pins OpenBLAS (linked for the analysis, and
+/// ahead of libtorch in symbol lookup) to one thread so its pool never fights libtorch's.
+pub fn pin_threads(threads: i32) {
+    tch::set_num_threads(threads);
+    plexus_analysis::blas::set_blas_threads(1);
+}
+
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     if opts.check {
         let scratch = std::env::temp_dir().join(format!("plexus-check-{}", std::process::id()));
@@ -97,9 +104,7 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     let cfg = ExperimentConfig::load(&config_file, &opts.overrides)?;
     let st = settings(&cfg, &opts.script)?;
 
-    tch::set_num_threads(st.threads);
-    // OpenBLAS (linked for the analysis) would otherwise run its own pool beside libtorch's.
-    plexus_analysis::blas::set_blas_threads(1);
+    pin_threads(st.threads);
     tch::manual_seed(st.seed as i64);
     let device = crate::device::resolve(&st.device).map_err(|e| Error::Config {
         file: config_file.clone(),
