@@ -86,19 +86,26 @@ pub fn spectrum_plot(path: &Path, title: &str, spectra: &[(&str, ArrayView1<f64>
     root.present().map_err(|e| plot_err(path, e))
 }
 
-/// Scatter plot of 2-D points, one colour per named group (`[N, 2]` each).
-pub fn scatter_plot(path: &Path, title: &str, axes: (&str, &str), groups: &[(&str, ArrayView2<f64>)]) -> Result<()> {
-    let text = font_available();
-    let all = || groups.iter().flat_map(|(_, p)| p.rows().into_iter().map(|r| (r[0], r[1])).collect::<Vec<_>>());
+/// Axis ranges covering every finite point, padded by 5% (at least 1e-6) on each side;
+/// `None` when there is no finite point.
+fn padded_bounds(points: impl Iterator<Item = (f64, f64)>) -> Option<(std::ops::Range<f64>, std::ops::Range<f64>)> {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-    for (x, y) in all() {
+    for (x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
     if !(x0.is_finite() && y0.is_finite()) {
-        return Err(plot_err(path, "no finite points to plot"));
+        return None;
     }
     let pad = |a: f64, b: f64| ((b - a) * 0.05).max(1e-6);
     let (px, py) = (pad(x0, x1), pad(y0, y1));
+    Some(((x0 - px)..(x1 + px), (y0 - py)..(y1 + py)))
+}
+
+/// Scatter plot of 2-D points, one colour per named group (`[N, 2]` each).
+pub fn scatter_plot(path: &Path, title: &str, axes: (&str, &str), groups: &[(&str, ArrayView2<f64>)]) -> Result<()> {
+    let text = font_available();
+    let all = groups.iter().flat_map(|(_, p)| p.rows().into_iter().map(|r| (r[0], r[1])).collect::<Vec<_>>());
+    let (xs, ys) = padded_bounds(all).ok_or_else(|| plot_err(path, "no finite points to plot"))?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut builder = ChartBuilder::on(&root);
@@ -106,7 +113,7 @@ pub fn scatter_plot(path: &Path, title: &str, axes: (&str, &str), groups: &[(&st
     if text {
         builder.caption(title, (FAMILY, 22));
     }
-    let mut chart = builder.build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py)).map_err(|e| plot_err(path, e))?;
+    let mut chart = builder.build_cartesian_2d(xs, ys).map_err(|e| plot_err(path, e))?;
     let mut mesh = chart.configure_mesh();
     if text {
         mesh.x_desc(axes.0).y_desc(axes.1).label_style((FAMILY, 14)).x_label_formatter(&|v| format!("{v:.2}")).y_label_formatter(&|v| format!("{v:.2}"));
@@ -132,15 +139,8 @@ pub fn scatter_plot(path: &Path, title: &str, axes: (&str, &str), groups: &[(&st
 /// Line chart of named `(x, y)` series (e.g. training curves against the step).
 pub fn line_plot(path: &Path, title: &str, axes: (&str, &str), series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
     let text = font_available();
-    let points = || series.iter().flat_map(|(_, s)| s.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-    for (x, y) in points() {
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-    }
-    if !(x0.is_finite() && y0.is_finite()) {
-        return Err(plot_err(path, "no finite points to plot"));
-    }
-    let pad = |a: f64, b: f64| ((b - a) * 0.05).max(1e-6);
+    let points = series.iter().flat_map(|(_, s)| s.iter().copied());
+    let (xs, ys) = padded_bounds(points).ok_or_else(|| plot_err(path, "no finite points to plot"))?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut builder = ChartBuilder::on(&root);
@@ -149,7 +149,7 @@ pub fn line_plot(path: &Path, title: &str, axes: (&str, &str), series: &[(&str, 
         builder.caption(title, (FAMILY, 22));
     }
     let mut chart = builder
-        .build_cartesian_2d((x0 - pad(x0, x1))..(x1 + pad(x0, x1)), (y0 - pad(y0, y1))..(y1 + pad(y0, y1)))
+        .build_cartesian_2d(xs, ys)
         .map_err(|e| plot_err(path, e))?;
     let mut mesh = chart.configure_mesh();
     if text {
