@@ -64,5 +64,17 @@ if [ ! -d "$site/safetensors-$safetensors_version.dist-info" ]; then
   echo "installing safetensors==$safetensors_version into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "safetensors==$safetensors_version"
 fi
+# open_clip 3.x is the reference for tests/open_clip_parity.rs (ViT, text transformer,
+# ClipLoss). --no-deps: the test imports only open_clip.transformer and open_clip.loss,
+# which need torch, numpy and torchvision.ops (the wheel paired with torch 2.11.0); the
+# package's __init__ (tokenizer, hub download) would pull ftfy, regex, tqdm, huggingface_hub.
+open_clip_refs="open_clip_torch==3.2.0 torchvision==0.26.0"
+for pin in $open_clip_refs; do
+  if [ ! -d "$site/${pin%%==*}-${pin##*==}.dist-info" ]; then
+    echo "installing open_clip references ($open_clip_refs) into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps $open_clip_refs
+    break
+  fi
+done
 ln -sfn "$site/torch" "$venv/torch"
 test -f "$venv/torch/lib/libtorch_cpu.so" || { echo "libtorch_cpu.so missing under $venv/torch/lib" >&2; exit 1; }
