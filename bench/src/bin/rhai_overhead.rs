@@ -1,89 +1,100 @@
 //! `rhai_overhead`: the default CLIP experiment (a given config) driven by its Rhai
-//! script versus the same composition written as a plain Rust program against the
-//! library. Both load the data, build the same components in the same order with the
-//! same seed, train, and evaluate; their metrics must agree, proving it is the same work.
+//! script versus the same composition written as a plain Rust function against the
+//! library. Both run inside the same run machinery (`plexus::runner`: run folder,
+//! manifest, logs, summary, plots), load the data, build the same components in the same
+//! order with the same seed, train, and evaluate; their metrics must agree, proving it is
+//! the same work.
 //!
 //! Usage: rhai_overhead CONFIG [REPS] [key=value ...]
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use plexus::config::{ConfigNode, ExperimentConfig};
-use plexus::plugins::{default_search_path, Registry};
-use plexus::run_dir::RunDir;
-use plexus::runner::{run, RunOptions};
+use plexus::model::DualEncoder;
+use plexus::runner::{run, run_with_rust_driver, RunOptions};
+use plexus::script::Shared;
 use plexus::train::{TrainConfig, Trainer};
 use plexus_bench::{interleave, median, record};
 use plexus_plugin::{Hparams, Metric};
-use tch::nn;
 
 fn section(cfg: &ExperimentConfig, path: &str) -> Hparams {
     let value = cfg.lookup(path).cloned().unwrap_or(serde_json::Value::Null);
     Hparams::new(value, format!("{}: {path}", cfg.file))
 }
 
-/// scripts/clip.rhai, line for line, in Rust.
-fn plain(config: &str, overrides: &[String], runs: &PathBuf) -> f64 {
-    let cfg = ExperimentConfig::load(config, overrides).expect("config");
-    let seed: u64 = cfg.setting("seed", 0).unwrap();
-    let threads: i32 = cfg.setting("threads", 0).unwrap();
-    plexus::runner::pin_threads(if threads > 0 { threads } else { 2 });
-    tch::manual_seed(seed as i64);
-    let registry = Registry::discover(&default_search_path(&[]));
-    let root = ConfigNode::root(config, cfg.root.clone());
-    let data_cfg = |split: &str| -> plexus::data::CaptionedImages {
-        let node = root.child("data").unwrap().unwrap().child(split).unwrap().unwrap();
-        let v = node.value();
-        let templates: Vec<String> = serde_json::from_value(v["templates"].clone()).unwrap();
-        let mut d = plexus::data::load_fashion_mnist(&PathBuf::from(v["root"].as_str().unwrap()), split, templates).unwrap();
-        let limit = v["limit"].as_u64().unwrap_or(0) as usize;
-        if limit > 0 && limit < d.len() {
-            d.images = d.images.narrow(0, 0, limit as i64);
-            d.labels.truncate(limit);
+/// scripts/clip.rhai, line for line, in Rust, inside the same run machinery (run folder,
+/// manifest, logs, summary, plots) as the scripted run: only the driver differs.
+fn plain(config: &str, overrides: &[String], runs: &Path) -> f64 {
+    let opts = options(config, overrides, runs);
+    let mut drive = |session: &Shared| -> plexus::Result<()> {
+        let s = session.borrow();
+        let root = ConfigNode::root(config, s.config.root.clone());
+        let data = |split: &str| -> plexus::data::CaptionedImages {
+            let v = root.child("data").unwrap().unwrap().child(split).unwrap().unwrap().value().clone();
+            let templates: Vec<String> = serde_json::from_value(v["templates"].clone()).unwrap();
+            let mut d = plexus::data::load_fashion_mnist(&PathBuf::from(v["root"].as_str().unwrap()), split, templates).unwrap();
+            let limit = v["limit"].as_u64().unwrap_or(0) as usize;
+            if limit > 0 && limit < d.len() {
+                d.images = d.images.narrow(0, 0, limit as i64);
+                d.labels.truncate(limit);
+            }
+            d
+        };
+        let (train, test) = (data("train"), data("test"));
+        println!("train {} examples, test {}; device {}, seed {}", train.len(), test.len(), plexus::device::describe(s.device), s.seed);
+        let reg = &s.registry;
+        let mut tok = reg.tokenizer("word", &(s.vs.root() / "word1"), &section(&s.config, "model.tokenizer"))?;
+        tok.fit(&train.all_captions())?;
+        let image = reg.encoder("vit", &(s.vs.root() / "visual"), &section(&s.config, "model.image"))?;
+        let mut text_cfg = section(&s.config, "model.text");
+        text_cfg.value["vocab_size"] = serde_json::json!(tok.vocab_size());
+        let text = reg.encoder("text_transformer", &(s.vs.root() / "text"), &text_cfg)?;
+        let model = Rc::new(DualEncoder::new(Rc::new(image), Rc::new(text), Rc::new(RefCell::new(tok)), s.device)?);
+        let loss = reg.loss("clip", &(s.vs.root() / "clip_loss"), &section(&s.config, "loss"))?;
+        let sampler = reg.sampler("shuffle", &(s.vs.root() / "shuffle5"), &Hparams::new(serde_json::json!({}), "bench"))?;
+        let train_cfg: TrainConfig = section(&s.config, "train").parse()?;
+        let run = s.run.clone();
+        let ckpt = run.borrow().path().join("checkpoints");
+        let mut trainer = Trainer::new(&s.vs, model.clone(), Rc::new(loss), Rc::new(sampler), train_cfg.clone(), s.seed, ckpt, None, Default::default())?;
+        let metrics: Vec<Box<dyn Metric>> = vec![
+            reg.metric("zero_shot", &s.vs.root(), &section(&s.config, "evaluation.zero_shot"))?,
+            reg.metric("retrieval", &s.vs.root(), &section(&s.config, "evaluation.retrieval"))?,
+        ];
+        for epoch in 0..train_cfg.epochs {
+            let stats = trainer.train_epoch(&train, &run, &mut |_| Ok(()))?;
+            println!("epoch {epoch}: loss {} ({} examples/s)", stats.loss, stats.examples_per_second);
         }
-        d
+        let refs: Vec<&dyn Metric> = metrics.iter().map(|m| m.as_ref()).collect();
+        let scores: serde_json::Map<String, serde_json::Value> =
+            plexus::eval::evaluate(&model, &test, &refs, 1000)?.into_iter().map(|(k, v)| (k, v.into())).collect();
+        let mut record = serde_json::json!({ "step": trainer.step() });
+        record.as_object_mut().unwrap().extend(scores.clone());
+        run.borrow_mut().log_metrics(&record)?;
+        let dir = run.borrow().path().join("embeddings");
+        for split in [&train, &test] {
+            plexus::eval::export_embeddings(&model, split, &dir.join(format!("{}.safetensors", split.split)), 1000)?;
+        }
+        drop(s);
+        session.borrow_mut().summary.extend(scores);
+        Ok(())
     };
-    let vs = nn::VarStore::new(tch::Device::Cpu);
-    let train = data_cfg("train");
-    let test = data_cfg("test");
-    let mut tok = registry.tokenizer("word", &(vs.root() / "word1"), &section(&cfg, "model.tokenizer")).unwrap();
-    tok.fit(&train.all_captions()).unwrap();
-    let image = registry.encoder("vit", &(vs.root() / "visual"), &section(&cfg, "model.image")).unwrap();
-    let mut text_cfg = section(&cfg, "model.text");
-    text_cfg.value["vocab_size"] = serde_json::json!(tok.vocab_size());
-    let text = registry.encoder("text_transformer", &(vs.root() / "text"), &text_cfg).unwrap();
-    let model = Rc::new(plexus::model::DualEncoder::new(Rc::new(image), Rc::new(text), Rc::new(RefCell::new(tok)), tch::Device::Cpu).unwrap());
-    let loss = registry.loss("clip", &(vs.root() / "clip_loss"), &section(&cfg, "loss")).unwrap();
-    let sampler = registry.sampler("shuffle", &(vs.root() / "shuffle5"), &Hparams::new(serde_json::json!({}), "bench")).unwrap();
-    let train_cfg: TrainConfig = section(&cfg, "train").parse().unwrap();
-    let run_dir = RefCell::new(RunDir::create(runs, "plain").unwrap());
-    let ckpt = run_dir.borrow().path().join("checkpoints");
-    let mut trainer = Trainer::new(&vs, model.clone(), Rc::new(loss), Rc::new(sampler), train_cfg.clone(), seed, ckpt, None, Default::default()).unwrap();
-    let metrics: Vec<Box<dyn Metric>> = vec![
-        registry.metric("zero_shot", &vs.root(), &section(&cfg, "evaluation.zero_shot")).unwrap(),
-        registry.metric("retrieval", &vs.root(), &section(&cfg, "evaluation.retrieval")).unwrap(),
-    ];
-    for _ in 0..train_cfg.epochs {
-        trainer.train_epoch(&train, &run_dir, &mut |_| Ok(())).unwrap();
-    }
-    let refs: Vec<&dyn Metric> = metrics.iter().map(|m| m.as_ref()).collect();
-    let scores = plexus::eval::evaluate(&model, &test, &refs, 1000).unwrap();
-    let dir = run_dir.borrow().path().join("embeddings");
-    for split in [&train, &test] {
-        plexus::eval::export_embeddings(&model, split, &dir.join(format!("{}.safetensors", split.split)), 1000).unwrap();
-    }
-    scores.iter().find(|(k, _)| k == "zero_shot_top1").unwrap().1
+    let outcome = run_with_rust_driver(&opts, &mut drive).expect("plain Rust run");
+    outcome.metrics["zero_shot_top1"].as_f64().unwrap()
 }
 
-fn scripted(config: &str, overrides: &[String], runs: &PathBuf) -> f64 {
-    let opts = RunOptions {
+fn options(config: &str, overrides: &[String], runs: &Path) -> RunOptions {
+    RunOptions {
         script: "scripts/clip.rhai".into(),
         config: config.into(),
         overrides: overrides.to_vec(),
-        runs_dir: runs.clone(),
+        runs_dir: runs.to_path_buf(),
         ..Default::default()
-    };
-    run(&opts).expect("scripted run").metrics["zero_shot_top1"].as_f64().unwrap()
+    }
+}
+
+fn scripted(config: &str, overrides: &[String], runs: &Path) -> f64 {
+    run(&options(config, overrides, runs)).expect("scripted run").metrics["zero_shot_top1"].as_f64().unwrap()
 }
 
 fn main() {

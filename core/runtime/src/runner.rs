@@ -10,7 +10,7 @@ use crate::config::{to_yaml, ExperimentConfig};
 use crate::error::{Error, Result};
 use crate::plugins::{default_search_path, Registry};
 use crate::run_dir::RunDir;
-use crate::script::{self, Limits, Session};
+use crate::script::{self, Limits, Session, Shared};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -64,17 +64,29 @@ pub fn pin_threads(threads: i32) {
     plexus_analysis::blas::set_blas_threads(1);
 }
 
+/// A Rust function that drives an experiment in place of its Rhai script, with the same
+/// session, run folder and records around it. Only the `rhai_overhead` benchmark uses
+/// one: it isolates what the script itself costs.
+pub type RustDriver<'a> = &'a mut dyn FnMut(&Shared) -> Result<()>;
+
 pub fn run(opts: &RunOptions) -> Result<RunOutcome> {
     if opts.check {
         let scratch = std::env::temp_dir().join(format!("plexus-check-{}", std::process::id()));
-        let result = execute(&RunOptions { runs_dir: scratch.clone(), ..opts.clone() }, None);
+        let result = execute(&RunOptions { runs_dir: scratch.clone(), ..opts.clone() }, None, None);
         let _ = std::fs::remove_dir_all(&scratch);
         return result;
     }
     if let Some(dir) = &opts.resume {
         return resume(opts, dir);
     }
-    execute(opts, None)
+    execute(opts, None, None)
+}
+
+/// Like [`run`] (no check, no resume), but `driver` runs the experiment instead of the
+/// script: the run folder, manifest, logs, summary and plots are written exactly as for
+/// a scripted run.
+pub fn run_with_rust_driver(opts: &RunOptions, driver: RustDriver) -> Result<RunOutcome> {
+    execute(opts, None, Some(driver))
 }
 
 /// Reruns a run folder's own script and resolved config from its last checkpoint.
@@ -93,10 +105,10 @@ fn resume(opts: &RunOptions, dir: &Path) -> Result<RunOutcome> {
     let run = RunDir::reopen(dir, ck.state.metrics_bytes)?;
     let opts = RunOptions { script: dir.join("script.rhai"), config: dir.join("config.yaml"), overrides: vec![], ..opts.clone() };
     tracing::info!("resuming {} at step {} (epoch {})", dir.display(), ck.state.step, ck.state.epoch);
-    execute(&opts, Some((run, ck)))
+    execute(&opts, Some((run, ck)), None)
 }
 
-fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpoint)>) -> Result<RunOutcome> {
+fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpoint)>, driver: Option<RustDriver>) -> Result<RunOutcome> {
     let started = Instant::now();
     let script_file = opts.script.display().to_string();
     let source = std::fs::read_to_string(&opts.script).map_err(|e| Error::io(&opts.script, e))?;
@@ -149,9 +161,14 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     let roots = vec![folder(&opts.script), folder(&opts.config), PathBuf::from("scripts")];
     let mut limits = opts.limits.clone();
     limits.max_operations = session.borrow().config.setting("script_max_operations", limits.max_operations)?;
-    let engine = script::engine(session.clone(), roots, &limits);
-    let ast = script::compile(&engine, &script_file, &source)?;
-    let result = engine.run_ast(&ast).map_err(|e| script::runtime_error(&script_file, e, &limits));
+    let result = match driver {
+        Some(drive) => drive(&session),
+        None => {
+            let engine = script::engine(session.clone(), roots, &limits);
+            let ast = script::compile(&engine, &script_file, &source)?;
+            engine.run_ast(&ast).map_err(|e| script::runtime_error(&script_file, e, &limits))
+        }
+    };
 
     let session = session.borrow();
     let mut summary = json!({
