@@ -1,4 +1,4 @@
-//! Text tower of CLIP with open_clip's parameter names (`token_embedding`,
+//! Text tower of CLIP with open_clip's parameter names (`token_embedding.weight`,
 //! `positional_embedding`, `transformer.resblocks.{i}`, `ln_final`, `text_projection`).
 use plexus_nn::{expect_rank, LayerNorm, Transformer, TransformerConfig};
 use plexus_plugin::serde::{Deserialize, Serialize};
@@ -39,7 +39,12 @@ impl TextTransformer {
     pub fn new(p: &nn::Path, cfg: &TextConfig) -> Result<Self> {
         let tcfg = TransformerConfig { width: cfg.width, layers: cfg.layers, heads: cfg.heads, mlp_ratio: cfg.mlp_ratio };
         Ok(Self {
-            token_embedding: p.var("token_embedding", &[cfg.vocab_size, cfg.width], nn::Init::Randn { mean: 0.0, stdev: 0.02 }),
+            // open_clip keeps the table in an `nn.Embedding`, hence the `.weight` suffix.
+            token_embedding: (p / "token_embedding").var(
+                "weight",
+                &[cfg.vocab_size, cfg.width],
+                nn::Init::Randn { mean: 0.0, stdev: 0.02 },
+            ),
             positional_embedding: p.var(
                 "positional_embedding",
                 &[cfg.context_length, cfg.width],
