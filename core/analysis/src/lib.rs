@@ -19,6 +19,7 @@ extern crate openblas_src as _;
 /// The ndarray version the analyses take (0.16, as `tch` 0.24 converts to).
 pub use ndarray;
 
+pub mod ablation_stats;
 pub mod blas;
 pub mod cka;
 pub mod error;
