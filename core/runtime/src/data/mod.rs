@@ -1,10 +1,30 @@
-//! Datasets. Examples are decoded once into tensors held in memory; batches are views
-//! gathered by index, so the trainer never waits on decoding for these sizes.
+//! Datasets.
+//!
+//! Fashion-MNIST is decoded once into tensors held in memory; batches are views gathered
+//! by index, so the trainer never waits on decoding for these sizes.
+//!
+//! The general data layer reads JSONL manifests ([`Manifest`]) whose examples carry any
+//! subset of image, captions, audio, video, label and question/answer, and decodes them
+//! in parallel worker threads ([`Loader`]) into [`LoadedBatch`]es with a presence mask
+//! per modality (absent rows are zeros with `present = false`). Video paths are
+//! validated and kept but not decoded yet.
+mod audio;
+mod collate;
+mod example;
 mod fashion_mnist;
 mod idx;
+mod image_file;
+mod loader;
+mod manifest;
 
+pub use audio::{read_wav, AudioConfig, LogMel, LOG_OFFSET};
+pub use collate::{collate, Layout, LoadedBatch};
+pub use example::{Decoded, Record};
 pub use fashion_mnist::{load_fashion_mnist, FASHION_MNIST_CLASSES};
 pub use idx::{read_idx, IdxArray};
+pub use image_file::ImageConfig;
+pub use loader::{example_seed, EpochIter, Loader, LoaderConfig, OnError, Skipped};
+pub use manifest::Manifest;
 
 use tch::Tensor;
 

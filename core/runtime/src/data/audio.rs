@@ -1,0 +1,237 @@
+//! WAV files (via `hound`) → log-mel spectrograms `[n_mels, frames]`.
+//!
+//! The spectrogram follows `torchaudio.transforms.MelSpectrogram`'s defaults so that it
+//! can be checked against it (tests/audio_mel_parity.rs): periodic Hann window of
+//! `n_fft` samples, centred frames (the signal is reflect-padded by `n_fft / 2` on both
+//! sides), power spectrum, HTK mel scale without filter normalisation, `f_min = 0`,
+//! `f_max = sample_rate / 2`. The log is `ln(mel + 1e-6)`. Multi-channel files are
+//! averaged to mono; files at another sample rate are rejected (there is no resampler).
+use std::path::Path;
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Added before the log so that silent bins stay finite.
+pub const LOG_OFFSET: f32 = 1e-6;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioConfig {
+    /// Every file must have this rate.
+    pub sample_rate: u32,
+    pub n_fft: usize,
+    /// Samples between frames.
+    pub hop: usize,
+    pub n_mels: usize,
+    /// Frames per example: longer clips are cut at the end, shorter ones are extended
+    /// with silence (`ln(1e-6)`, the value of a zero-power frame), so batches stack.
+    pub frames: usize,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        Self { sample_rate: 16_000, n_fft: 400, hop: 160, n_mels: 64, frames: 100 }
+    }
+}
+
+/// Reads `path` as mono samples in [-1, 1]; returns them with the file's sample rate.
+pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32)> {
+    let shown = path.display();
+    let bad = |e: hound::Error| Error::Data(format!("{shown}: cannot read WAV (truncated or corrupt?): {e}"));
+    let reader = hound::WavReader::open(path).map_err(bad)?;
+    let spec = reader.spec();
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.into_samples::<f32>().collect::<std::result::Result<_, _>>().map_err(bad)?,
+        hound::SampleFormat::Int => {
+            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader.into_samples::<i32>().map(|s| s.map(|s| s as f32 / scale)).collect::<std::result::Result<_, _>>().map_err(bad)?
+        }
+    };
+    let channels = spec.channels.max(1) as usize;
+    if interleaved.len() % channels != 0 {
+        return Err(Error::Data(format!("{shown}: cannot read WAV (truncated or corrupt?): the last frame is incomplete")));
+    }
+    let mono = interleaved.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect();
+    Ok((mono, spec.sample_rate))
+}
+
+/// A log-mel transform with its FFT plan, window and filterbank computed once.
+#[derive(Clone)]
+pub struct LogMel {
+    cfg: AudioConfig,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    /// `[n_mels, n_fft / 2 + 1]` triangular filters.
+    filters: Vec<Vec<f32>>,
+}
+
+impl std::fmt::Debug for LogMel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogMel").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl LogMel {
+    pub fn new(cfg: &AudioConfig) -> Result<Self> {
+        let bad = |m: &str| Err(Error::Data(format!("audio config: {m}")));
+        if cfg.n_fft < 2 || cfg.hop == 0 || cfg.n_mels == 0 || cfg.frames == 0 || cfg.sample_rate == 0 {
+            return bad("`n_fft` must be at least 2 and `hop`, `n_mels`, `frames`, `sample_rate` positive");
+        }
+        let n = cfg.n_fft;
+        let window = (0..n).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32).collect();
+        let filters = mel_filters(n / 2 + 1, cfg.n_mels, cfg.sample_rate as f64);
+        Ok(Self { cfg: cfg.clone(), fft: RealFftPlanner::<f32>::new().plan_fft_forward(n), window, filters })
+    }
+
+    pub fn config(&self) -> &AudioConfig {
+        &self.cfg
+    }
+
+    /// Mel power spectrogram of `samples`: `[n_mels][frames]` with `1 + len / hop` frames.
+    pub fn mel_power(&self, samples: &[f32]) -> Vec<Vec<f32>> {
+        let (n, pad) = (self.cfg.n_fft, self.cfg.n_fft / 2);
+        let padded = reflect_pad(samples, pad);
+        let frames = 1 + (padded.len() - n) / self.cfg.hop;
+        let mut input = self.fft.make_input_vec();
+        let mut spectrum = self.fft.make_output_vec();
+        let mut power = vec![0f32; spectrum.len()];
+        let mut mel = vec![vec![0f32; frames]; self.cfg.n_mels];
+        for t in 0..frames {
+            let start = t * self.cfg.hop;
+            for (i, x) in input.iter_mut().enumerate() {
+                *x = padded[start + i] * self.window[i];
+            }
+            // Lengths come from make_*_vec, the only way process can fail.
+            self.fft.process(&mut input, &mut spectrum).expect("FFT buffers sized by the plan");
+            for (p, c) in power.iter_mut().zip(&spectrum) {
+                *p = c.norm_sqr();
+            }
+            for (m, filter) in self.filters.iter().enumerate() {
+                mel[m][t] = filter.iter().zip(&power).map(|(w, p)| w * p).sum();
+            }
+        }
+        mel
+    }
+
+    /// Reads `path` and returns its log-mel spectrogram, `[n_mels * frames]` mel-major,
+    /// cut or extended with silence to `frames`.
+    pub fn load(&self, path: &Path) -> Result<Vec<f32>> {
+        let (samples, rate) = read_wav(path)?;
+        if rate != self.cfg.sample_rate {
+            return Err(Error::Data(format!(
+                "{}: sample rate {rate} Hz, the audio config expects {} Hz (resample the file)",
+                path.display(),
+                self.cfg.sample_rate
+            )));
+        }
+        let silence = LOG_OFFSET.ln();
+        let mut out = Vec::with_capacity(self.cfg.n_mels * self.cfg.frames);
+        for row in self.mel_power(&samples) {
+            out.extend(row.iter().take(self.cfg.frames).map(|p| (p + LOG_OFFSET).ln()));
+            out.resize(out.len() + self.cfg.frames.saturating_sub(row.len()), silence);
+        }
+        Ok(out)
+    }
+}
+
+/// Mirrors `pad` samples at each end without repeating the edge sample. Signals shorter
+/// than `pad + 1` samples are first extended with zeros (reflection needs that many).
+fn reflect_pad(samples: &[f32], pad: usize) -> Vec<f32> {
+    let mut x = samples.to_vec();
+    x.resize(x.len().max(pad + 1), 0.0);
+    let n = x.len();
+    let mut out = Vec::with_capacity(n + 2 * pad);
+    out.extend((1..=pad).rev().map(|i| x[i]));
+    out.extend_from_slice(&x);
+    out.extend((1..=pad).map(|i| x[n - 1 - i]));
+    out
+}
+
+fn hz_to_mel(f: f64) -> f64 {
+    2595.0 * (1.0 + f / 700.0).log10()
+}
+
+fn mel_to_hz(m: f64) -> f64 {
+    700.0 * (10f64.powf(m / 2595.0) - 1.0)
+}
+
+/// Triangular filters with corners equally spaced on the HTK mel scale between 0 Hz and
+/// Nyquist, evaluated at the `n_freqs` FFT bin frequencies, peak height 1.
+fn mel_filters(n_freqs: usize, n_mels: usize, sample_rate: f64) -> Vec<Vec<f32>> {
+    let nyquist = (sample_rate / 2.0).floor();
+    let bins: Vec<f64> = (0..n_freqs).map(|i| nyquist * i as f64 / (n_freqs - 1).max(1) as f64).collect();
+    let top = hz_to_mel(nyquist);
+    let corners: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(top * i as f64 / (n_mels + 1) as f64)).collect();
+    (0..n_mels)
+        .map(|m| {
+            let (lo, mid, hi) = (corners[m], corners[m + 1], corners[m + 2]);
+            bins.iter().map(|&f| ((f - lo) / (mid - lo)).min((hi - f) / (hi - mid)).max(0.0) as f32).collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_wav(path: &Path, rate: u32, samples: &[i16]) {
+        let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        samples.iter().for_each(|&s| w.write_sample(s).unwrap());
+        w.finalize().unwrap();
+    }
+
+    fn tone(rate: u32, hz: f64, n: usize) -> Vec<i16> {
+        (0..n).map(|i| ((2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin() * 16000.0) as i16).collect()
+    }
+
+    #[test]
+    fn a_tone_peaks_in_the_mel_band_of_its_frequency() {
+        let cfg = AudioConfig { sample_rate: 8000, n_fft: 256, hop: 128, n_mels: 20, frames: 10 };
+        let mel = LogMel::new(&cfg).unwrap();
+        let spec = mel.mel_power(&tone(8000, 1000.0, 2000).iter().map(|&s| s as f32 / 32768.0).collect::<Vec<_>>());
+        assert_eq!((spec.len(), spec[0].len()), (20, 1 + 2000 / 128));
+        let t = 5;
+        let peak = (0..20).max_by(|&a, &b| spec[a][t].total_cmp(&spec[b][t])).unwrap();
+        let target = hz_to_mel(1000.0) / hz_to_mel(4000.0) * 21.0 - 1.0; // band whose centre is 1 kHz
+        assert!((peak as f64 - target).abs() <= 1.0, "peak band {peak}, expected about {target:.1}");
+    }
+
+    #[test]
+    fn load_cuts_and_extends_to_the_configured_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("short.wav");
+        write_wav(&wav, 8000, &tone(8000, 440.0, 300));
+        let cfg = AudioConfig { sample_rate: 8000, n_fft: 256, hop: 128, n_mels: 8, frames: 5 };
+        let out = LogMel::new(&cfg).unwrap().load(&wav).unwrap();
+        assert_eq!(out.len(), 8 * 5);
+        // 300 samples → 3 real frames; frames 3 and 4 of every band are silence.
+        for band in out.chunks(5) {
+            assert!(band[..3].iter().all(|&v| v > LOG_OFFSET.ln()), "{band:?}");
+            assert_eq!(band[3..], [LOG_OFFSET.ln(); 2]);
+        }
+        let long = LogMel::new(&AudioConfig { frames: 2, ..cfg.clone() }).unwrap().load(&wav).unwrap();
+        assert_eq!(long, out.chunks(5).flat_map(|b| b[..2].to_vec()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn truncated_and_mismatched_wavs_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("cut.wav");
+        write_wav(&wav, 8000, &tone(8000, 440.0, 1000));
+        let bytes = std::fs::read(&wav).unwrap();
+        std::fs::write(&wav, &bytes[..bytes.len() - 501]).unwrap();
+        let e = read_wav(&wav).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: cannot read WAV (truncated or corrupt?)", wav.display())), "{e}");
+        std::fs::write(&wav, &bytes[..20]).unwrap();
+        assert!(read_wav(&wav).unwrap_err().to_string().contains("cut.wav: cannot read WAV"));
+
+        let other = dir.path().join("rate.wav");
+        write_wav(&other, 22050, &tone(22050, 440.0, 100));
+        let e = LogMel::new(&AudioConfig::default()).unwrap().load(&other).unwrap_err().to_string();
+        assert!(e.contains("rate.wav: sample rate 22050 Hz, the audio config expects 16000 Hz"), "{e}");
+    }
+}
