@@ -1,7 +1,9 @@
 //! CLIP's contrastive loss (Radford et al. 2021, and open_clip's `ClipLoss`).
 use plexus_plugin::serde::{Deserialize, Serialize};
-use plexus_plugin::tch::{nn, Kind, Reduction, Tensor};
+use plexus_plugin::tch::{nn, Tensor};
 use plexus_plugin::{Error, Loss, LossOutput, Result, TensorMap};
+
+use crate::common::{diagonal_ce, l2_normalize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(crate = "plexus_plugin::serde", default, deny_unknown_fields)]
@@ -40,11 +42,12 @@ impl ClipLoss {
     }
 }
 
-/// Cross-entropy of `logits` `[B, B]` against the diagonal.
-fn diagonal_ce(logits: &Tensor) -> Tensor {
-    let b = logits.size()[0];
-    let targets = Tensor::arange(b, (Kind::Int64, logits.device()));
-    logits.cross_entropy_loss::<Tensor>(&targets, None, Reduction::Mean, -100, 0.0)
+impl ClipLoss {
+    /// The exp'd logit scale `[]`. Clamping inside the graph zeroes the gradient at the
+    /// bound, like CLIP's in-place clamp.
+    pub(crate) fn scale(&self) -> Tensor {
+        self.logit_scale.clamp(0.0, self.max_log_scale).exp()
+    }
 }
 
 impl Loss for ClipLoss {
@@ -60,10 +63,8 @@ impl Loss for ClipLoss {
                 text.size()
             )));
         }
-        let normalize = |t: &Tensor| t / t.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);
-        // Clamping inside the graph zeroes the gradient at the bound, like CLIP's in-place clamp.
-        let scale = self.logit_scale.clamp(0.0, self.max_log_scale).exp(); // []
-        let logits = normalize(image).matmul(&normalize(text).tr()) * &scale; // [B, B] image→text
+        let scale = self.scale(); // []
+        let logits = l2_normalize(image).matmul(&l2_normalize(text).tr()) * &scale; // [B, B] image→text
         let loss = (diagonal_ce(&logits) + diagonal_ce(&logits.tr())) / 2.0;
         Ok(LossOutput { loss, logs: vec![("logit_scale".into(), scale.detach())] })
     }
