@@ -76,5 +76,12 @@ for pin in $open_clip_refs; do
     break
   fi
 done
+# torchaudio is the reference for the log-mel spectrogram (core/runtime/tests/mel_parity.rs).
+# --no-deps: its only dependency is torch, already pinned above.
+torchaudio_version=2.11.0
+if [ ! -d "$site/torchaudio-$torchaudio_version.dist-info" ]; then
+  echo "installing torchaudio==$torchaudio_version into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "torchaudio==$torchaudio_version"
+fi
 ln -sfn "$site/torch" "$venv/torch"
 test -f "$venv/torch/lib/libtorch_cpu.so" || { echo "libtorch_cpu.so missing under $venv/torch/lib" >&2; exit 1; }

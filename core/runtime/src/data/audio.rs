@@ -1,7 +1,7 @@
 //! WAV files (via `hound`) → log-mel spectrograms `[n_mels, frames]`.
 //!
 //! The spectrogram follows `torchaudio.transforms.MelSpectrogram`'s defaults so that it
-//! can be checked against it (tests/audio_mel_parity.rs): periodic Hann window of
+//! can be checked against it (core/runtime/tests/mel_parity.rs): periodic Hann window of
 //! `n_fft` samples, centred frames (the signal is reflect-padded by `n_fft / 2` on both
 //! sides), power spectrum, HTK mel scale without filter normalisation, `f_min = 0`,
 //! `f_max = sample_rate / 2`. The log is `ln(mel + 1e-6)`. Multi-channel files are
