@@ -58,6 +58,53 @@ pub fn training_inputs(batch: i64, dim: i64) -> TensorMap {
         .with("labels", &Tensor::arange(batch, (DType::Int64, Device::Cpu)))
 }
 
+/// Conventional named inputs of the other kinds of loss, widths taken from the loss's
+/// config fields where it has them, in the order [`check_component`] tries them:
+/// - `trainer`: [`training_inputs`] of width `embed_dim` (8);
+/// - `captioning`: `logits` `[B, 5, vocab_size (11)]`, `targets` `[B, 5]` i64 in `[1, V)`;
+/// - `ctc`: `logits` `[B, 8, 5]`, `targets` `[B, 3]` i64 (never `blank` (0)),
+///   `input_lengths` `[B]` = 8, `target_lengths` `[B]` = 3;
+/// - `denoising`: `noise_pred`, `noise` `[B, 2, 4, 4]`, `timesteps` `[B]` i64 below the
+///   length of `timestep_weights` (10);
+/// - `latents`: `latents` `[B, 4, code_dim (8)]`.
+pub fn loss_input_sets(batch: i64, config: &Value) -> Vec<(&'static str, TensorMap)> {
+    let float = (DType::Float, Device::Cpu);
+    let int = (DType::Int64, Device::Cpu);
+    let vocab = field(config, &["vocab_size"]).unwrap_or(11).max(2);
+    let blank = field(config, &["blank"]).unwrap_or(0).max(0);
+    let classes = (blank + 2).max(5);
+    let steps = match config.get("timestep_weights").and_then(Value::as_array).map_or(0, Vec::len) {
+        0 => 10,
+        n => n as i64,
+    };
+    vec![
+        ("trainer", training_inputs(batch, field(config, &["embed_dim"]).unwrap_or(WIDTH))),
+        (
+            "captioning",
+            TensorMap::new()
+                .with("logits", &Tensor::randn([batch, 5, vocab], float))
+                .with("targets", &Tensor::randint_low(1, vocab, [batch, 5], int)),
+        ),
+        (
+            "ctc",
+            TensorMap::new()
+                .with("logits", &Tensor::randn([batch, 8, classes], float))
+                // Shifted past the blank, so no target is the blank.
+                .with("targets", &((Tensor::randint(classes - 1, [batch, 3], int) + blank + 1).remainder(classes)))
+                .with("input_lengths", &Tensor::full([batch], 8, int))
+                .with("target_lengths", &Tensor::full([batch], 3, int)),
+        ),
+        (
+            "denoising",
+            TensorMap::new()
+                .with("noise_pred", &Tensor::randn([batch, 2, 4, 4], float))
+                .with("noise", &Tensor::randn([batch, 2, 4, 4], float))
+                .with("timesteps", &Tensor::randint(steps, [batch], int)),
+        ),
+        ("latents", TensorMap::new().with("latents", &Tensor::randn([batch, 4, field(config, &["code_dim"]).unwrap_or(WIDTH)], float))),
+    ]
+}
+
 /// What the host's evaluation gives a metric, for `n` images, `classes` classes and
 /// `templates` prompts per class: `image_embeds` `[N, D]`, `text_embeds` `[C*T, D]`,
 /// `class_embeds` `[C, T, D]` (the same rows), `labels` `[N]` i64, `image_groups` `[N]`
@@ -80,8 +127,9 @@ pub fn evaluation_inputs(n: i64, classes: i64, templates: i64, dim: i64) -> Tens
 /// runs its kind's checks on derived inputs:
 /// - encoder: [`example_input`] from the default config (skipped if none can be made);
 /// - fusion: all four modalities as `[B, input_dim]` (skipped without `input_dim`);
-/// - loss: [`training_inputs`]; metric: [`evaluation_inputs`] with 12 images, 6 classes,
-///   2 prompts (skipped when it needs an input the host does not pass);
+/// - loss: the first of [`loss_input_sets`] it accepts (skipped when it accepts none);
+/// - metric: [`evaluation_inputs`] with 12 images, 6 classes, 2 prompts (skipped when it
+///   needs an input the host does not pass);
 /// - sampler: no inputs needed; tokenizer: fitted on a few captions.
 pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
     let mut r = Report::new(info.kind, &info.name);
@@ -122,11 +170,15 @@ pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
         }
         Factory::Loss(f) => {
             let loss = build!(f);
-            let inputs = training_inputs(BATCH, WIDTH);
-            if let Some(why) = needs_other_inputs(call(|| loss.compute(&inputs, false).map(drop)), "trainer") {
-                return r.skip(why);
+            // The first conventional input set the loss accepts; the trainer's comes first.
+            let mut refusals = Vec::new();
+            for (kind, inputs) in loss_input_sets(BATCH, &info.defaults) {
+                match needs_other_inputs(call(|| loss.compute(&inputs, false).map(drop)), kind) {
+                    None => return merged(checks::loss(&info.name, loss.as_ref(), &inputs)),
+                    Some(why) => refusals.push(why),
+                }
             }
-            merged(checks::loss(&info.name, loss.as_ref(), &inputs))
+            r.skip(refusals.join("; "))
         }
         Factory::Metric(f) => {
             let metric = build!(f);
@@ -152,12 +204,12 @@ pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
 /// A skip reason when the component refused the derived inputs with an error: they are
 /// the host's usual ones, but a component may legitimately need others (a caption metric
 /// needs token ids). A panic is not a reason to skip: the checks then report it.
-fn needs_other_inputs(outcome: Called<()>, host_part: &str) -> Option<String> {
+fn needs_other_inputs(outcome: Called<()>, inputs: &str) -> Option<String> {
     match outcome {
         Called::Err(Error::MissingInput { name, available }) => {
-            Some(format!("needs input `{name}`, which the host's {host_part} does not pass (it passes {available})"))
+            Some(format!("needs input `{name}`, which the {inputs} inputs lack (they are {available})"))
         }
-        Called::Err(e) => Some(format!("refused the inputs the host's {host_part} passes: {e}")),
+        Called::Err(e) => Some(format!("refused the {inputs} inputs: {e}")),
         _ => None,
     }
 }
@@ -176,5 +228,17 @@ mod tests {
         let eval = evaluation_inputs(4, 3, 2, 5);
         assert_eq!(eval.get("text_groups").unwrap().size(), [6]);
         assert_eq!(Vec::<i64>::try_from(eval.get("text_groups").unwrap()).unwrap(), [0, 0, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn loss_input_widths_follow_the_config_fields() {
+        let cfg = serde_json::json!({"embed_dim": 5, "code_dim": 3, "blank": 2, "timestep_weights": [1.0, 0.5]});
+        let sets: std::collections::BTreeMap<_, _> = loss_input_sets(4, &cfg).into_iter().collect();
+        assert_eq!(sets["trainer"].get("image_embeds").unwrap().size(), [4, 5]);
+        assert_eq!(sets["latents"].get("latents").unwrap().size(), [4, 4, 3]);
+        let targets = Vec::<i64>::try_from(sets["ctc"].get("targets").unwrap().flatten(0, -1)).unwrap();
+        assert!(targets.iter().all(|&t| t != 2 && (0..5).contains(&t)), "{targets:?}");
+        let steps = Vec::<i64>::try_from(sets["denoising"].get("timesteps").unwrap()).unwrap();
+        assert!(steps.iter().all(|&t| (0..2).contains(&t)), "{steps:?}");
     }
 }
