@@ -170,3 +170,57 @@ pub fn line_plot(path: &Path, title: &str, axes: (&str, &str), series: &[(&str, 
     }
     root.present().map_err(|e| plot_err(path, e))
 }
+
+/// One category of an [`error_bar_plot`]: a name, the value and its interval.
+pub struct ErrorBarPoint<'a> {
+    pub name: &'a str,
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Drawn in a second colour (e.g. the baseline of an ablation).
+    pub highlight: bool,
+}
+
+/// One point with a vertical error bar per named category (e.g. a metric's mean and 95%
+/// CI per ablation variant), categories along x in the order given.
+pub fn error_bar_plot(path: &Path, title: &str, y_label: &str, points: &[ErrorBarPoint]) -> Result<()> {
+    let text = font_available();
+    let bounds = points.iter().flat_map(|p| [(0.0, p.low), (0.0, p.high), (0.0, p.value)]);
+    let (_, ys) = padded_bounds(bounds).ok_or_else(|| plot_err(path, "no finite values to plot"))?;
+    let n = points.len().max(1);
+    // Each category gets room for its name under the axis.
+    let per_category = (points.iter().map(|p| p.name.chars().count()).max().unwrap_or(0) as u32 * 8).clamp(120, 600);
+    let root = BitMapBackend::new(path, (SIZE.0.max(per_category * n as u32 + 100), SIZE.1)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15).x_label_area_size(if text { 40 } else { 5 }).y_label_area_size(if text { 70 } else { 5 });
+    if text {
+        builder.caption(title, (FAMILY, 22));
+    }
+    let mut chart = builder.build_cartesian_2d(-0.5f64..(n as f64 - 0.5), ys).map_err(|e| plot_err(path, e))?;
+    let names: Vec<String> = points.iter().map(|p| p.name.to_string()).collect();
+    let category = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh();
+    if text {
+        mesh.y_desc(y_label)
+            .x_labels(n)
+            .x_label_formatter(&category)
+            .label_style((FAMILY, 14));
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(|e| plot_err(path, e))?;
+    for (i, p) in points.iter().enumerate() {
+        let color = if p.highlight { Palette99::pick(1).to_rgba() } else { Palette99::pick(0).to_rgba() };
+        let x = i as f64;
+        chart
+            .draw_series(std::iter::once(ErrorBar::new_vertical(x, p.low, p.value, p.high, color.filled().stroke_width(2), 14)))
+            .map_err(|e| plot_err(path, e))?;
+        chart.draw_series(std::iter::once(Circle::new((x, p.value), 5, color.filled()))).map_err(|e| plot_err(path, e))?;
+    }
+    root.present().map_err(|e| plot_err(path, e))
+}

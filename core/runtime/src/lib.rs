@@ -3,6 +3,7 @@
 //! Loads component plugins, runs Rhai experiment scripts against YAML configs, trains
 //! and evaluates on libtorch, and records every run. The binary is `plexus`; this
 //! library is what it and the integration tests call.
+pub mod ablate;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
