@@ -54,16 +54,37 @@ pub struct SamplerContext {
     pub seed: u64,
     /// Class label per example, when the dataset has labels.
     pub labels: Option<Vec<i64>>,
+    /// Which modalities each example has: bit `i` set when it has `Modality::ALL[i]`
+    /// (see [`presence_bits`]). `None` when the dataset does not say (every example
+    /// then counts as having the same modalities).
+    pub presence: Option<Vec<u8>>,
+    /// A per-example difficulty score (higher = harder), e.g. a reference model's loss,
+    /// for curricula.
+    pub difficulty: Option<Vec<f64>>,
 }
 
 impl SamplerContext {
     pub fn new(len: usize, epoch: usize, epochs: usize, seed: u64) -> Self {
-        Self { len, epoch, epochs, seed, labels: None }
+        Self { len, epoch, epochs, seed, labels: None, presence: None, difficulty: None }
     }
     pub fn with_labels(mut self, labels: Vec<i64>) -> Self {
         self.labels = Some(labels);
         self
     }
+    /// Per-example modality bits, as made by [`presence_bits`].
+    pub fn with_presence(mut self, presence: Vec<u8>) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+    pub fn with_difficulty(mut self, difficulty: Vec<f64>) -> Self {
+        self.difficulty = Some(difficulty);
+        self
+    }
+}
+
+/// The presence bits of one example: bit `i` set when it has `Modality::ALL[i]`.
+pub fn presence_bits(modalities: &[Modality]) -> u8 {
+    Modality::ALL.iter().enumerate().filter(|(_, m)| modalities.contains(m)).fold(0, |bits, (i, _)| bits | (1 << i))
 }
 
 /// Decides the order (and multiplicity) of examples in an epoch.

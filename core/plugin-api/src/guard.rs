@@ -6,8 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::Tensor;
 
 use crate::{
-    Encoder, Error, Fusion, Kind, Loss, LossOutput, Metric, Modality, ModalityFeatures, Result, Sampler,
-    SamplerContext, Scores, TensorMap, Tokenizer,
+    Encoder, Error, Fusion, Kind, Loss, LossOutput, Masking, MaskingContext, Metric, Modality, ModalityFeatures, Presence, Result,
+    Sampler, SamplerContext, Scores, TensorMap, Tokenizer,
 };
 
 thread_local! {
@@ -129,6 +129,12 @@ impl<T: Sampler> Sampler for Guarded<T> {
             ))),
             None => Ok(order),
         }
+    }
+}
+
+impl<T: Masking> Masking for Guarded<T> {
+    fn mask(&self, ctx: &MaskingContext, presence: &Presence) -> Result<Presence> {
+        call(&self.who, "mask", || self.inner.mask(ctx, presence))
     }
 }
 

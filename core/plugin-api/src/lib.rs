@@ -2,7 +2,7 @@
 //!
 //! Everything a plexus plugin author depends on, and nothing else:
 //! - the component traits ([`Encoder`], [`Fusion`], [`Loss`], [`Sampler`], [`Metric`],
-//!   [`Tokenizer`]) and the data they exchange ([`Modality`], [`Batch`], [`TensorMap`]);
+//!   [`Tokenizer`], [`Masking`]) and the data they exchange ([`Modality`], [`Batch`], [`TensorMap`]);
 //! - typed configuration ([`Hparams`], [`Config`]);
 //! - the [`Registrar`] a plugin fills in, and the [`export_plugin!`] macro that emits the
 //!   declaration the host loads, stamped with an ABI [`abi::Fingerprint`].
@@ -65,12 +65,14 @@ pub mod guide {}
 mod error;
 mod guard;
 mod hparams;
+mod masking;
 mod modality;
 mod registrar;
 pub mod suggest;
 mod tensors;
 
-pub use component::{Encoder, Fusion, Loss, LossOutput, Metric, Sampler, SamplerContext, Scores, Tokenizer};
+pub use component::{presence_bits, Encoder, Fusion, Loss, LossOutput, Metric, Sampler, SamplerContext, Scores, Tokenizer};
+pub use masking::{Masking, MaskingContext, Presence};
 pub use error::{Error, Result};
 pub use hparams::{Config, Hparams};
 pub use modality::{Batch, Modality, ModalityBatch, ModalityFeatures};

@@ -4,7 +4,7 @@ use tch::nn;
 
 use crate::guard::{self, Guarded, GuardedEncoder, GuardedFusion, GuardedTokenizer, Who};
 use crate::hparams::defaults_of;
-use crate::{Config, Encoder, Fusion, Hparams, Loss, Metric, Result, Sampler, Tokenizer};
+use crate::{Config, Encoder, Fusion, Hparams, Loss, Masking, Metric, Result, Sampler, Tokenizer};
 
 /// The kinds of component a plugin can register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,10 +15,11 @@ pub enum Kind {
     Sampler,
     Metric,
     Tokenizer,
+    Masking,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Encoder, Kind::Fusion, Kind::Loss, Kind::Sampler, Kind::Metric, Kind::Tokenizer];
+    pub const ALL: [Kind; 7] = [Kind::Encoder, Kind::Fusion, Kind::Loss, Kind::Sampler, Kind::Metric, Kind::Tokenizer, Kind::Masking];
     pub fn name(self) -> &'static str {
         match self {
             Kind::Encoder => "encoder",
@@ -27,6 +28,7 @@ impl Kind {
             Kind::Sampler => "sampler",
             Kind::Metric => "metric",
             Kind::Tokenizer => "tokenizer",
+            Kind::Masking => "masking",
         }
     }
 }
@@ -57,6 +59,7 @@ pub enum Factory {
     Sampler(Build<dyn Sampler>),
     Metric(Build<dyn Metric>),
     Tokenizer(Build<dyn Tokenizer>),
+    Masking(Build<dyn Masking>),
 }
 
 /// Collects a plugin's components. Created by the host, filled by the plugin's
@@ -137,5 +140,9 @@ impl Registrar {
     registration!(
         /// Registers a [`Tokenizer`] (the path is unused).
         tokenizer, Tokenizer, GuardedTokenizer, Tokenizer
+    );
+    registration!(
+        /// Registers a [`Masking`] schedule (the path is unused).
+        masking, Masking, Guarded, Masking
     );
 }

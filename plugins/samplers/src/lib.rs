@@ -1,6 +1,15 @@
-//! Samplers for plexus: they decide which examples an epoch visits, in which order.
+//! Samplers for plexus: they decide which examples an epoch visits, in which order; and
+//! masking schedules, which decide which modalities of a batch training sees.
+mod balanced;
+mod curriculum;
+mod masking;
+
+pub use balanced::{allocate, modality_group, BalancedConfig, GroupTarget, ModalityBalanced};
+pub use curriculum::{Curriculum, CurriculumConfig, Phase};
+pub use masking::{DropoutConfig, GradualConfig, GradualIntegration, ModalityDropout, Ramp};
+
 use plexus_plugin::serde::{Deserialize, Serialize};
-use plexus_plugin::{Registrar, Result, Sampler, SamplerContext};
+use plexus_plugin::{Error, Registrar, Result, Sampler, SamplerContext};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -38,11 +47,35 @@ pub fn epoch_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
     rng
 }
 
-fn register(r: &mut Registrar) -> Result<()> {
+/// A config error naming the component and the key.
+pub(crate) fn config_error(component: &str, key: &str, message: impl Into<String>) -> Error {
+    Error::Config { origin: format!("`{component}` config"), key: key.to_string(), message: message.into() }
+}
+
+/// Registers every sampler and masking schedule (public so tests can use the registrar).
+pub fn register(r: &mut Registrar) -> Result<()> {
     r.sampler("shuffle", "Uniform shuffle: each index once per epoch, reproducible from (seed, epoch)", |_, _: &NoConfig| {
         Ok(Shuffle)
     });
     r.sampler("sequential", "Dataset order, each index once", |_, _: &NoConfig| Ok(Sequential));
+    r.sampler(
+        "modality_balanced",
+        "Each modality combination (or class) drawn at a target share of the epoch, rare ones oversampled",
+        |_, cfg: &BalancedConfig| ModalityBalanced::new(cfg),
+    );
+    r.sampler("curriculum", "Phases by epoch fraction, each admitting examples up to a difficulty or of given labels", |_, cfg: &CurriculumConfig| {
+        Curriculum::new(cfg)
+    });
+    r.masking(
+        "modality_dropout",
+        "Drops each present modality with probability p, never all of an example's",
+        |_, cfg: &DropoutConfig| ModalityDropout::new(cfg),
+    );
+    r.masking(
+        "gradual_integration",
+        "Withholds modalities until a fraction of training, then ramps their keep probability up linearly",
+        |_, cfg: &GradualConfig| GradualIntegration::new(cfg),
+    );
     Ok(())
 }
 

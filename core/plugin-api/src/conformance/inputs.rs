@@ -130,7 +130,7 @@ pub fn evaluation_inputs(n: i64, classes: i64, templates: i64, dim: i64) -> Tens
 /// - loss: the first of [`loss_input_sets`] it accepts (skipped when it accepts none);
 /// - metric: [`evaluation_inputs`] with 12 images, 6 classes, 2 prompts (skipped when it
 ///   needs an input the host does not pass);
-/// - sampler: no inputs needed; tokenizer: fitted on a few captions.
+/// - sampler, masking: no inputs needed; tokenizer: fitted on a few captions.
 pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
     let mut r = Report::new(info.kind, &info.name);
     let vs = nn::VarStore::new(Device::Cpu);
@@ -191,6 +191,10 @@ pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
         Factory::Sampler(f) => {
             let sampler = build!(f);
             merged(checks::sampler(&info.name, sampler.as_ref()))
+        }
+        Factory::Masking(f) => {
+            let masking = build!(f);
+            merged(super::masking::masking(&info.name, masking.as_ref()))
         }
         Factory::Tokenizer(f) => {
             let mut tok = build!(f);

@@ -5,7 +5,7 @@
 //! - [`check_declaration`] / [`check_register`]: register a whole plugin and check every
 //!   component with its **default config**, deriving inputs where it can (see
 //!   [`check_component`]). This is exactly what `plexus plugins --check DIR` does.
-//! - [`encoder`], [`fusion`], [`loss`], [`sampler`], [`metric`], [`tokenizer`]: check one
+//! - [`encoder`], [`fusion`], [`loss`], [`sampler`], [`metric`], [`tokenizer`], [`masking`]: check one
 //!   component on inputs you choose, e.g. with a small config.
 //!
 //! Each returns a [`Report`]; call [`Report::assert_ok`] in a `#[test]`.
@@ -16,6 +16,7 @@
 //! error instead of a result.
 mod checks;
 mod inputs;
+mod masking;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plexus_plugin::tch::nn;
-use plexus_plugin::{suggest, ComponentInfo, Encoder, Factory, Hparams, Kind, Loss, Metric, Sampler, Tokenizer};
+use plexus_plugin::{suggest, ComponentInfo, Encoder, Factory, Fusion, Hparams, Kind, Loss, Masking, Metric, Sampler, Tokenizer};
 
 use crate::error::{Error, Result};
 
@@ -110,6 +110,20 @@ impl Registry {
     pub fn encoder(&self, name: &str, path: &nn::Path, hp: &Hparams) -> Result<Box<dyn Encoder>> {
         match self.factory(Kind::Encoder, name)? {
             Factory::Encoder(f) => Ok(f(path, hp)?),
+            _ => unreachable!("factories are keyed by kind"),
+        }
+    }
+
+    pub fn fusion(&self, name: &str, path: &nn::Path, hp: &Hparams) -> Result<Box<dyn Fusion>> {
+        match self.factory(Kind::Fusion, name)? {
+            Factory::Fusion(f) => Ok(f(path, hp)?),
+            _ => unreachable!("factories are keyed by kind"),
+        }
+    }
+
+    pub fn masking(&self, name: &str, path: &nn::Path, hp: &Hparams) -> Result<Box<dyn Masking>> {
+        match self.factory(Kind::Masking, name)? {
+            Factory::Masking(f) => Ok(f(path, hp)?),
             _ => unreachable!("factories are keyed by kind"),
         }
     }
