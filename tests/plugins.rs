@@ -191,3 +191,21 @@ fn plugin_errors_and_logs_reach_the_script_user() {
     assert!(text.contains("failing_encoder: about to fail on purpose"), "plugin log missing: {text}");
     assert!(text.contains("deliberate error in forward"), "{text}");
 }
+
+/// The losses plugin as the host loads it: `plexus plugins --check` builds every loss with
+/// its default config and runs the conformance kit on conventional inputs of its kind.
+#[test]
+fn every_loss_passes_the_conformance_kit_through_the_host() {
+    let folder = folder_with(&["losses"]);
+    let out = plexus(&target_dir(), &["plugins", "--check", folder.path().to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stdout_stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let components = report["plugins"][0]["components"].as_array().unwrap();
+    for c in components {
+        assert!(c["ok"] == true && c["skipped"].is_null(), "{c}");
+    }
+    let names: Vec<&str> = components.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for name in ["clip", "siglip", "audioclip", "itm", "lm_cross_entropy", "vq", "ctc", "diffusion_mse"] {
+        assert!(names.contains(&name), "{name} not checked: {names:?}");
+    }
+}
