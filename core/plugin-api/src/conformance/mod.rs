@@ -23,6 +23,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use checks::{encoder, fusion, loss, metric, sampler, tokenizer};
 pub use inputs::{check_component, evaluation_inputs, example_input, loss_input_sets, training_inputs};
+pub use masking::masking;
 
 use crate::abi::{self, Fingerprint, PluginDeclaration};
 use crate::{ComponentInfo, Error, Factory, Kind, Registrar, Result};
