@@ -15,13 +15,17 @@ venv:
 	@tools/setup-venv.sh
 
 # Debian packages the build and the data fetchers need, installed only when missing.
-APT_PACKAGES := g++ pkg-config libopenblas-dev fonts-dejavu-core
+# espeak-ng, flite, sox and ffmpeg synthesise and encode the audio/video datasets (tools/data).
+APT_PACKAGES := g++ pkg-config libopenblas-dev fonts-dejavu-core espeak-ng flite sox ffmpeg
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
-data:
-	@tools/fetch-fashion-mnist.sh data/fashion-mnist
+# What `make run` and `make test` need; `make data DATA=all` (or a list of names, see
+# `plexus data list`) fetches the other datasets into data/NAME/. Reruns only verify.
+DATA ?= fashion-mnist
+data: venv apt
+	@.venv/bin/python tools/data/fetch.py $(DATA)
 
 build: venv
 	$(CARGO) build --workspace --quiet
