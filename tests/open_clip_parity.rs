@@ -1,7 +1,8 @@
 //! Parity with open_clip 3.x (installed by tools/setup-venv.sh): tests/python/
 //! open_clip_parity.py builds open_clip's `VisionTransformer` and `TextTransformer` with
-//! random weights and computes `ClipLoss`; here the state dicts load as they are into the
-//! `vit` and `text_transformer` plugins, and `clip` gets the same embeddings and scale.
+//! random weights and computes `ClipLoss` and `SigLipLoss`; here the state dicts load as
+//! they are into the `vit` and `text_transformer` plugins, and `clip` and `siglip` get the
+//! same embeddings, scale and bias.
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -58,8 +59,22 @@ fn encoder_output(fx: &Fixtures, name: &str, config: &str, weights: &str, input:
     plexus_plugin::tch::no_grad(|| encoder.encode(fx.tensor(input), false)).unwrap()
 }
 
+/// The loss `name` (default config) on the fixture embeddings, with each of its
+/// parameters set from a fixture tensor: `(parameter, fixture)` pairs.
+fn loss_value(fx: &Fixtures, name: &str, parameters: &[(&str, &str)]) -> Tensor {
+    let registry = Registry::discover(&[target_dir()]);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let loss = registry.loss(name, &vs.root(), &Hparams::new(serde_json::json!({}), format!("open_clip parity {name}"))).unwrap();
+    for (parameter, fixture) in parameters {
+        let mut p = vs.variables()[*parameter].shallow_clone();
+        plexus_plugin::tch::no_grad(|| p.copy_(fx.tensor(fixture)));
+    }
+    let inputs = TensorMap::new().with("image_embeds", fx.tensor("image_embeds")).with("text_embeds", fx.tensor("text_embeds"));
+    loss.compute(&inputs, false).unwrap().loss
+}
+
 #[test]
-fn vit_text_transformer_and_clip_loss_match_open_clip() {
+fn encoders_and_contrastive_losses_match_open_clip() {
     let fx = Fixtures::generate();
     assert!(fx.configs["open_clip"].as_str().unwrap().starts_with("3."), "{}", fx.configs);
 
@@ -68,18 +83,16 @@ fn vit_text_transformer_and_clip_loss_match_open_clip() {
     let text = encoder_output(&fx, "text_transformer", "text", "text.safetensors", "tokens");
     let text_diff = max_abs_diff(&text, fx.tensor("text_out"));
 
-    let registry = Registry::discover(&[target_dir()]);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let loss = registry.loss("clip", &vs.root(), &Hparams::new(serde_json::json!({}), "open_clip parity clip")).unwrap();
-    let mut scale = vs.variables()["logit_scale"].shallow_clone();
-    plexus_plugin::tch::no_grad(|| scale.copy_(fx.tensor("logit_scale")));
-    // Ours normalises inside; open_clip's ClipLoss was given the normalised embeddings.
-    let inputs = TensorMap::new().with("image_embeds", fx.tensor("image_embeds")).with("text_embeds", fx.tensor("text_embeds"));
-    let ours = loss.compute(&inputs, false).unwrap().loss;
-    let loss_diff = max_abs_diff(&ours, fx.tensor("clip_loss"));
+    // Ours normalise inside; open_clip's losses were given the normalised embeddings.
+    let clip_diff = max_abs_diff(&loss_value(&fx, "clip", &[("logit_scale", "logit_scale")]), fx.tensor("clip_loss"));
+    let siglip_params = [("logit_scale", "siglip_logit_scale"), ("logit_bias", "siglip_logit_bias")];
+    let siglip_diff = max_abs_diff(&loss_value(&fx, "siglip", &siglip_params), fx.tensor("siglip_loss"));
 
-    eprintln!("open_clip parity max abs diff: vit {vision_diff:.3e}, text_transformer {text_diff:.3e}, clip loss {loss_diff:.3e}");
+    eprintln!(
+        "open_clip parity max abs diff: vit {vision_diff:.3e}, text_transformer {text_diff:.3e}, clip loss {clip_diff:.3e}, siglip loss {siglip_diff:.3e}"
+    );
     assert!(vision_diff <= TOLERANCE, "vit differs from open_clip by {vision_diff}");
     assert!(text_diff <= TOLERANCE, "text_transformer differs from open_clip by {text_diff}");
-    assert!(loss_diff <= TOLERANCE, "clip loss differs from open_clip's ClipLoss by {loss_diff}");
+    assert!(clip_diff <= TOLERANCE, "clip loss differs from open_clip's ClipLoss by {clip_diff}");
+    assert!(siglip_diff <= TOLERANCE, "siglip loss differs from open_clip's SigLipLoss by {siglip_diff}");
 }

@@ -3,7 +3,8 @@
 Builds open_clip's VisionTransformer and TextTransformer with small configs and random
 weights (LayerNorms perturbed too, so their parameters matter), and writes:
 - vision.safetensors / text.safetensors: the state dicts as they are;
-- io.safetensors: inputs, open_clip's outputs, and ClipLoss on random embeddings;
+- io.safetensors: inputs, open_clip's outputs, and ClipLoss and SigLipLoss on random
+  embeddings;
 - configs.json: the configs used, in plexus' field names.
 Only open_clip.transformer and open_clip.loss are imported: the package's __init__ pulls
 the tokenizer and hub dependencies, which this test does not need.
@@ -21,7 +22,7 @@ spec = importlib.util.find_spec("open_clip")
 package = types.ModuleType("open_clip")
 package.__path__ = list(spec.submodule_search_locations)
 sys.modules["open_clip"] = package
-from open_clip.loss import ClipLoss  # noqa: E402
+from open_clip.loss import ClipLoss, SigLipLoss  # noqa: E402
 from open_clip.transformer import TextTransformer, VisionTransformer  # noqa: E402
 from open_clip.version import __version__  # noqa: E402
 
@@ -58,9 +59,12 @@ for row, eot in enumerate([4, 9, 6]):
 image_embeds = torch.randn(5, 12)
 text_embeds = torch.randn(5, 12)
 log_scale = torch.tensor(2.7)
+siglip_log_scale, siglip_bias = torch.tensor(1.9), torch.tensor(-4.5)
 normalize = torch.nn.functional.normalize
 with torch.no_grad():
-    clip_loss = ClipLoss()(normalize(image_embeds, dim=-1), normalize(text_embeds, dim=-1), log_scale.exp())
+    unit_image, unit_text = normalize(image_embeds, dim=-1), normalize(text_embeds, dim=-1)
+    clip_loss = ClipLoss()(unit_image, unit_text, log_scale.exp())
+    siglip_loss = SigLipLoss()(unit_image, unit_text, siglip_log_scale.exp(), siglip_bias)
     save_file(
         {
             "images": images,
@@ -71,6 +75,9 @@ with torch.no_grad():
             "text_embeds": text_embeds,
             "logit_scale": log_scale,
             "clip_loss": clip_loss,
+            "siglip_logit_scale": siglip_log_scale,
+            "siglip_logit_bias": siglip_bias,
+            "siglip_loss": siglip_loss,
         },
         str(out / "io.safetensors"),
     )
