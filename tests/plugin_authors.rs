@@ -145,6 +145,7 @@ fn plugins_check_reports_fingerprints_and_conformance_per_component() {
         "gated",
         "cross_attention",
         "multimodal_transformer",
+        "fused_classification",
     ] {
         assert!(names.contains(&name), "{name} not checked: {names:?}");
     }

@@ -1,6 +1,8 @@
 //! Fusions for plexus: they combine per-modality features `[B, D_m]` (any subset of the
-//! configured modalities, with a presence mask per example) into one `[B, D]`.
+//! configured modalities, with a presence mask per example) into one `[B, D]`; and a
+//! classification loss on the fused features.
 mod attention;
+mod classification;
 mod common;
 mod cross_attention;
 mod early;
@@ -9,6 +11,7 @@ mod late;
 mod multimodal_transformer;
 mod project;
 
+pub use classification::{FusedClassification, FusedClassificationConfig};
 pub use common::ModalityDims;
 pub use cross_attention::{CrossAttentionConfig, CrossAttentionFusion};
 pub use early::{EarlyConfig, EarlyFusion};
@@ -32,6 +35,11 @@ pub fn register(r: &mut Registrar) -> Result<()> {
         "multimodal_transformer",
         "Transformer over one token per modality with modality embeddings and a key-padding mask",
         |p, cfg: &MultimodalTransformerConfig| MultimodalTransformer::new(p, cfg),
+    );
+    r.loss(
+        "fused_classification",
+        "Cross-entropy of a linear classifier on fused_embeds against labels",
+        |p, cfg: &FusedClassificationConfig| FusedClassification::new(p, cfg),
     );
     Ok(())
 }

@@ -8,7 +8,7 @@ use plexus_plugin::{conformance, Fusion, Modality, ModalityBatch, ModalityFeatur
 fn registered_components_pass_with_default_configs() {
     let report = conformance::check_declaration(&plexus_fusions::plexus_plugin_declaration);
     report.assert_ok();
-    assert_eq!(report.components.len(), 5, "{report}");
+    assert_eq!(report.components.len(), 6, "{report}");
     for c in &report.components {
         assert!(c.skipped.is_none(), "{c}");
     }

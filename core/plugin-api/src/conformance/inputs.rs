@@ -67,6 +67,7 @@ pub fn training_inputs(batch: i64, dim: i64) -> TensorMap {
 /// - `denoising`: `noise_pred`, `noise` `[B, 2, 4, 4]`, `timesteps` `[B]` i64 below the
 ///   length of `timestep_weights` (10);
 /// - `latents`: `latents` `[B, 4, code_dim (8)]`.
+/// - `fusion`: `fused_embeds` `[B, input_dim (8)]`, `labels` `[B]` i64 in `[0, num_classes (10))`.
 pub fn loss_input_sets(batch: i64, config: &Value) -> Vec<(&'static str, TensorMap)> {
     let float = (DType::Float, Device::Cpu);
     let int = (DType::Int64, Device::Cpu);
@@ -102,6 +103,12 @@ pub fn loss_input_sets(batch: i64, config: &Value) -> Vec<(&'static str, TensorM
                 .with("timesteps", &Tensor::randint(steps, [batch], int)),
         ),
         ("latents", TensorMap::new().with("latents", &Tensor::randn([batch, 4, field(config, &["code_dim"]).unwrap_or(WIDTH)], float))),
+        (
+            "fusion",
+            TensorMap::new()
+                .with("fused_embeds", &Tensor::randn([batch, field(config, &["input_dim"]).unwrap_or(WIDTH)], float))
+                .with("labels", &Tensor::randint(field(config, &["num_classes"]).unwrap_or(10).max(1), [batch], int)),
+        ),
     ]
 }
 
