@@ -1,0 +1,25 @@
+//! Audio encoders for plexus. Both take log-mel spectrograms `[B, n_mels, frames]`, as the
+//! data loader decodes WAV files (`audio:` settings of a manifest dataset).
+mod cnn;
+mod lstm;
+
+use plexus_plugin::{Registrar, Result};
+
+fn register(r: &mut Registrar) -> Result<()> {
+    r.encoder(
+        "audio_cnn",
+        "Log-mel CNN: 3×3 conv, group norm, GELU and 2×2 max-pool per stage, global average pool, linear projection",
+        |path, cfg: &cnn::AudioCnnConfig| cnn::AudioCnn::new(path, cfg),
+    );
+    r.encoder(
+        "audio_lstm",
+        "Log-mel LSTM over frames, mean-pooled over time, linear projection",
+        |path, cfg: &lstm::AudioLstmConfig| lstm::AudioLstm::new(path, cfg),
+    );
+    Ok(())
+}
+
+plexus_plugin::export_plugin!(register);
+
+pub use cnn::{AudioCnn, AudioCnnConfig};
+pub use lstm::{AudioLstm, AudioLstmConfig};
