@@ -181,10 +181,27 @@ impl Loader {
         order
     }
 
+    /// The manifest record of example `index`.
+    pub fn record(&self, index: usize) -> Option<&Record> {
+        self.records.get(index)
+    }
+
+    /// The manifest this loader reads (for messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Starts the workers for `epoch` and returns its batches in order.
     pub fn epoch(&self, epoch: usize) -> EpochIter {
-        let order = Arc::new(self.epoch_order(epoch));
-        let bs = self.cfg.batch_size;
+        self.batches(epoch, self.epoch_order(epoch), self.cfg.batch_size)
+    }
+
+    /// Decodes `order` (dataset indices, e.g. a sampler's) in batches of `batch_size`
+    /// as examples of `epoch`: content depends on (seed, epoch, index) only, so a tail
+    /// of an epoch's order decodes exactly as it would within the whole epoch.
+    pub fn batches(&self, epoch: usize, order: Vec<usize>, batch_size: usize) -> EpochIter {
+        let order = Arc::new(order);
+        let bs = batch_size.max(1);
         let total = if self.cfg.drop_last { order.len() / bs } else { order.len().div_ceil(bs) };
         let workers = self.cfg.workers.min(total.max(1));
         let depth = (self.cfg.prefetch / workers).max(1);
@@ -229,7 +246,7 @@ fn decode_batch(
     let mut examples = Vec::with_capacity(ids.len());
     let mut skipped = Vec::new();
     for &i in ids {
-        let r = &records[i];
+        let r = records.get(i).ok_or_else(|| Error::Data(format!("{name}: example index {i} is out of range ({} examples)", records.len())))?;
         match decoder.decode(r, i, epoch) {
             Ok(d) => examples.push(d),
             Err((file, e)) => match on_error {

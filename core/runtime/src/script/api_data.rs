@@ -14,7 +14,7 @@ use super::Shared;
 use crate::data::load_fashion_mnist;
 use crate::model::DualEncoder;
 
-const DATASETS: [&str; 1] = ["fashion_mnist"];
+const DATASETS: [&str; 2] = ["fashion_mnist", "manifest"];
 
 /// `dataset("fashion_mnist", cfg)` settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,16 +68,24 @@ pub fn register(engine: &mut Engine, session: &Shared) {
         .register_type_with_name::<ModelHandle>("Model")
         .register_fn("dataset", {
             let s = session.clone();
-            move |name: &str, cfg: Dynamic| -> RhaiResult<DatasetHandle> {
-                let check = s.borrow().check;
+            move |name: &str, cfg: Dynamic| -> RhaiResult<Dynamic> {
+                let (check, seed) = (s.borrow().check, s.borrow().seed);
+                if name == "manifest" {
+                    let d = super::api_manifest::load(&cfg, check.then_some(CHECK_EXAMPLES), seed)?;
+                    let modalities: Vec<&str> = d.0.modalities.iter().map(|m| m.name()).collect();
+                    s.borrow_mut().report.push(format!("dataset manifest {} split `{}`: {} examples with {}", d.0.loader.name(), d.0.split, d.0.loader.len(), modalities.join(", ")));
+                    return Ok(Dynamic::from(d));
+                }
                 let d = load_dataset(name, cfg, check)?;
                 s.borrow_mut().report.push(format!("dataset {name} split `{}`: {} examples, {} classes, {} templates", d.0.split, d.0.len(), d.0.class_names.len(), d.0.templates.len()));
-                Ok(d)
+                Ok(Dynamic::from(d))
             }
         })
         .register_get("len", |d: &mut DatasetHandle| d.0.len() as i64)
         .register_get("split", |d: &mut DatasetHandle| d.0.split.clone())
         .register_get("classes", |d: &mut DatasetHandle| -> Array { d.0.class_names.iter().cloned().map(Dynamic::from).collect() });
+
+    super::api_manifest::register(engine, session);
 
     let s = session.clone();
     engine.register_fn(

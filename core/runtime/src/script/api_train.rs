@@ -7,10 +7,11 @@ use rhai::{Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
 use super::api_config::hparams_of;
 use super::convert::{rt, to_dynamic, RhaiResult};
+use super::api_manifest::{report_skipped, ManifestHandle};
 use super::handles::{EarlyStopping, LossHandle, ModelHandle, SamplerHandle, TrainerHandle};
 use super::Shared;
 use crate::error::Error;
-use crate::train::{StepEvent, TrainConfig, Trainer};
+use crate::train::{EpochStats, StepEvent, TrainConfig, Trainer};
 
 fn busy() -> Box<rhai::EvalAltResult> {
     rt("the trainer is running (hooks receive the step, epoch, loss and lr as a map instead)")
@@ -48,33 +49,18 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine.register_fn(
         "train_epoch",
         move |ctx: NativeCallContext, t: &mut TrainerHandle, data: super::handles::DatasetHandle| -> RhaiResult<Map> {
-            let run = s.borrow().run.clone();
-            let hooks = t.hooks.borrow().clone();
-            let mut on_step = |ev: &StepEvent| -> crate::Result<()> {
-                s.borrow_mut().step = ev.step;
-                for (every, f) in &hooks.on_step {
-                    if ev.step % every == 0 {
-                        let mut m = Map::new();
-                        m.insert("step".into(), (ev.step as i64).into());
-                        m.insert("epoch".into(), (ev.epoch as i64).into());
-                        m.insert("loss".into(), ev.loss.double_value(&[]).into());
-                        m.insert("lr".into(), ev.lr.into());
-                        let _ = f.call_within_context::<Dynamic>(&ctx, (m,)).map_err(|e| Error::Script(e.to_string()))?;
-                    }
-                }
-                Ok(())
-            };
-            let stats = {
-                let mut trainer = t.trainer.try_borrow_mut().map_err(|_| busy())?;
-                let stats = trainer.train_epoch(&data.0, &run, &mut on_step).map_err(rt)?;
-                s.borrow_mut().step = trainer.step();
-                stats
-            };
-            let map = to_dynamic(&serde_json::to_value(&stats).map_err(rt)?)?.try_cast::<Map>().ok_or_else(|| rt("epoch stats"))?;
-            for f in &hooks.on_epoch_end {
-                let _ = f.call_within_context::<Dynamic>(&ctx, (map.clone(),))?;
-            }
-            Ok(map)
+            train_epoch_with(&ctx, &s, t, |trainer, run, on_step| trainer.train_epoch(&data.0, run, on_step))
+        },
+    );
+    let s = session.clone();
+    engine.register_fn(
+        "train_epoch",
+        move |ctx: NativeCallContext, t: &mut TrainerHandle, data: ManifestHandle| -> RhaiResult<Map> {
+            let stats = train_epoch_with(&ctx, &s, t, |trainer, run, on_step| {
+                trainer.train_epoch_files(&data.0.loader, &data.0.split, run, on_step)
+            });
+            report_skipped(&s, &data.0);
+            stats
         },
     );
 
@@ -131,4 +117,41 @@ fn set_frozen(t: &mut TrainerHandle, prefix: &str, frozen: bool) -> RhaiResult<i
         return Err(rt(format!("no parameter name starts with `{prefix}` (scopes: {})", scopes.into_iter().collect::<Vec<_>>().join(", "))));
     }
     Ok(n as i64)
+}
+
+/// Runs one epoch through `epoch` with the script's step and epoch-end hooks; returns
+/// the epoch stats as a map.
+fn train_epoch_with(
+    ctx: &NativeCallContext,
+    s: &Shared,
+    t: &mut TrainerHandle,
+    epoch: impl FnOnce(&mut Trainer, &RefCell<crate::run_dir::RunDir>, &mut dyn FnMut(&StepEvent) -> crate::Result<()>) -> crate::Result<EpochStats>,
+) -> RhaiResult<Map> {
+    let run = s.borrow().run.clone();
+    let hooks = t.hooks.borrow().clone();
+    let mut on_step = |ev: &StepEvent| -> crate::Result<()> {
+        s.borrow_mut().step = ev.step;
+        for (every, f) in &hooks.on_step {
+            if ev.step % every == 0 {
+                let mut m = Map::new();
+                m.insert("step".into(), (ev.step as i64).into());
+                m.insert("epoch".into(), (ev.epoch as i64).into());
+                m.insert("loss".into(), ev.loss.double_value(&[]).into());
+                m.insert("lr".into(), ev.lr.into());
+                let _ = f.call_within_context::<Dynamic>(ctx, (m,)).map_err(|e| Error::Script(e.to_string()))?;
+            }
+        }
+        Ok(())
+    };
+    let stats = {
+        let mut trainer = t.trainer.try_borrow_mut().map_err(|_| busy())?;
+        let stats = epoch(&mut trainer, &run, &mut on_step).map_err(rt)?;
+        s.borrow_mut().step = trainer.step();
+        stats
+    };
+    let map = to_dynamic(&serde_json::to_value(&stats).map_err(rt)?)?.try_cast::<Map>().ok_or_else(|| rt("epoch stats"))?;
+    for f in &hooks.on_epoch_end {
+        let _ = f.call_within_context::<Dynamic>(ctx, (map.clone(),))?;
+    }
+    Ok(map)
 }

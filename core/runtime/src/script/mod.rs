@@ -6,6 +6,7 @@ mod api_components;
 mod api_config;
 mod api_data;
 mod api_log;
+mod api_manifest;
 mod api_train;
 mod convert;
 mod handles;

@@ -5,6 +5,7 @@
 //! step. With the optimiser state and the partial epoch loss in the checkpoint, a resumed
 //! run therefore continues bit-identically.
 mod config;
+mod source;
 
 pub use config::{Precision, Schedule, TrainConfig};
 
@@ -20,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
 use crate::checkpoint::{self, Checkpoint, TrainState};
-use crate::data::CaptionedImages;
+use crate::data::{CaptionedImages, Loader};
+use source::{gather, image_caption_pairs, Source};
 use crate::error::{Error, Result};
 use crate::model::DualEncoder;
 use crate::optim::Optimizer;
@@ -185,6 +187,25 @@ impl Trainer {
         run: &RefCell<RunDir>,
         on_step: &mut dyn FnMut(&StepEvent) -> Result<()>,
     ) -> Result<EpochStats> {
+        self.run_epoch(Source::Captioned(data), run, on_step)
+    }
+
+    /// One pass over a manifest dataset (`split` names it in messages) in the sampler's
+    /// order, the loader's workers decoding the batches ahead. Every example must have an
+    /// image and a caption: a dual encoder trains on image–caption pairs. Under
+    /// `on_error: skip` a batch loses its undecodable examples; one that loses all of them
+    /// is not a step, so the epoch has fewer steps.
+    pub fn train_epoch_files(
+        &mut self,
+        loader: &Loader,
+        split: &str,
+        run: &RefCell<RunDir>,
+        on_step: &mut dyn FnMut(&StepEvent) -> Result<()>,
+    ) -> Result<EpochStats> {
+        self.run_epoch(Source::Files(loader, split), run, on_step)
+    }
+
+    fn run_epoch(&mut self, data: Source, run: &RefCell<RunDir>, on_step: &mut dyn FnMut(&StepEvent) -> Result<()>) -> Result<EpochStats> {
         if let Some(done) = self.state.history.get(self.calls).cloned() {
             self.calls += 1;
             if self.calls == self.state.history.len() && self.state.batch_in_epoch == 0 {
@@ -195,11 +216,20 @@ impl Trainer {
         self.calls += 1;
         let started = Instant::now();
         let epoch = self.state.epoch;
-        let ctx = SamplerContext::new(data.len(), epoch, self.cfg.epochs, self.seed).with_labels(data.labels.clone());
+        let ctx = SamplerContext::new(data.len(), epoch, self.cfg.epochs, self.seed);
+        let ctx = match data.labels() {
+            Some(labels) => ctx.with_labels(labels),
+            None => ctx,
+        };
         let order = self.sampler.epoch_order(&ctx)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, 1));
-        rng.set_stream(epoch as u64);
-        let templates: Vec<usize> = order.iter().map(|_| rng.gen_range(0..data.templates.len())).collect();
+        let templates: Vec<usize> = match data {
+            Source::Captioned(data) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, 1));
+                rng.set_stream(epoch as u64);
+                order.iter().map(|_| rng.gen_range(0..data.templates.len())).collect()
+            }
+            Source::Files(..) => vec![],
+        };
         let batches: Vec<(usize, &[usize])> = order
             .chunks(self.cfg.batch_size)
             .enumerate()
@@ -207,8 +237,17 @@ impl Trainer {
             .take(self.max_steps_per_epoch.unwrap_or(usize::MAX))
             .collect();
         if batches.is_empty() {
-            return Err(Error::Data(format!("{} {}: no batch of at least {} examples to train on", data.name, data.split, 2 * self.cfg.accumulate)));
+            return Err(Error::Data(format!("{}: no batch of at least {} examples to train on", data.describe(), 2 * self.cfg.accumulate)));
         }
+        // A manifest's loader decodes the batches this call still runs, in order.
+        let mut decoded = match data {
+            Source::Files(loader, _) => {
+                let planned: usize = batches.iter().map(|(_, b)| b.len()).sum();
+                let rest = order[self.state.batch_in_epoch * self.cfg.batch_size..planned].to_vec();
+                Some(loader.batches(epoch, rest, self.cfg.batch_size))
+            }
+            Source::Captioned(_) => None,
+        };
         let total = self.cfg.epochs * batches.len();
         let mut lr = self.cfg.lr;
         let bar = progress_bar(batches.len(), epoch, self.state.batch_in_epoch);
@@ -219,8 +258,21 @@ impl Trainer {
             }
             self.replaying.set(false);
             lr = self.cfg.lr_at(self.state.step, total, epoch);
-            let start = index * self.cfg.batch_size;
-            let loss = self.train_step(data, batch, &templates[start..start + batch.len()], lr)?;
+            // Batch assembly (what the step waits for): gather or decode, captions.
+            let waited = Instant::now();
+            let (images, captions) = match (&data, decoded.as_mut()) {
+                (Source::Captioned(data), _) => {
+                    let start = index * self.cfg.batch_size;
+                    gather(data, batch, &templates[start..start + batch.len()])
+                }
+                (Source::Files(loader, _), Some(batches)) => match batches.next() {
+                    Some(b) => image_caption_pairs(loader, b?)?,
+                    None => break,
+                },
+                (Source::Files(..), None) => unreachable!("a loader iterator is made for every manifest epoch"),
+            };
+            self.data_seconds += waited.elapsed().as_secs_f64();
+            let loss = self.train_step(&images, &captions, lr)?;
             self.loss_sum += &loss;
             self.state.step += 1;
             self.state.batch_in_epoch += 1;
@@ -234,7 +286,7 @@ impl Trainer {
             on_step(&StepEvent { step: self.state.step, epoch, loss: &loss, lr })?;
         }
         bar.finish_and_clear();
-        let steps = batches.len();
+        let steps = self.state.batch_in_epoch;
         let seconds = started.elapsed().as_secs_f64();
         let stats = EpochStats {
             epoch,
@@ -256,20 +308,20 @@ impl Trainer {
         Ok(stats)
     }
 
-    /// One optimiser step over `batch` (split into micro-batches); returns the detached loss `[]`.
-    fn train_step(&mut self, data: &CaptionedImages, batch: &[usize], templates: &[usize], lr: f64) -> Result<Tensor> {
+    /// One optimiser step over `images` `[B, C, H, W]` (on the CPU) and their `captions`
+    /// (split into micro-batches); returns the detached loss `[]`.
+    fn train_step(&mut self, all_images: &Tensor, all_captions: &[String], lr: f64) -> Result<Tensor> {
         tch::manual_seed(mix(self.seed, self.state.step as u64) as i64);
         self.optimizer.zero_grad();
-        let micro = batch.len().div_ceil(self.cfg.accumulate);
+        let micro = all_captions.len().div_ceil(self.cfg.accumulate);
+        let parts = all_captions.chunks(micro).len();
         let autocast = self.cfg.precision == Precision::Bf16 && self.model.device.is_cuda();
         let mut total = Tensor::zeros([], (Kind::Float, self.model.device));
-        for (ids, tpl) in batch.chunks(micro).zip(templates.chunks(micro)) {
-            // Batch assembly (what the step waits for): gather, captions, tokenize, to device.
+        for (k, captions) in all_captions.chunks(micro).enumerate() {
+            // The rest of batch assembly: slice, tokenize, to device.
             let waited = Instant::now();
-            let index = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>());
-            let images = data.images.index_select(0, &index).to_device(self.model.device); // [b, C, H, W]
-            let captions: Vec<String> = ids.iter().zip(tpl).map(|(&i, &t)| data.caption(data.labels[i], t)).collect();
-            let tokens = self.model.tokenize(&captions)?; // [b, L]
+            let images = all_images.narrow(0, (k * micro) as i64, captions.len() as i64).to_device(self.model.device); // [b, C, H, W]
+            let tokens = self.model.tokenize(captions)?; // [b, L]
             self.data_seconds += waited.elapsed().as_secs_f64();
             let out = tch::autocast(autocast, || -> Result<_> {
                 let inputs = TensorMap::new()
@@ -277,7 +329,7 @@ impl Trainer {
                     .with("text_embeds", &self.model.embed_tokens(&tokens, true)?.to_kind(Kind::Float)); // [b, D]
                 Ok(self.loss.compute(&inputs, true)?)
             })?;
-            let scaled = out.loss / batch.chunks(micro).len() as f64;
+            let scaled = out.loss / parts as f64;
             scaled.backward();
             total += scaled.detach();
         }
