@@ -44,6 +44,19 @@ pub struct SweepOutcome {
     pub failed: Vec<(String, String, PathBuf)>,
 }
 
+/// An exclusive lock on the sweep folder for this process's lifetime (released by the
+/// kernel however the process ends), so two sweeps never run the same runs.
+fn lock(dir: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Error::Other(format!("{}: another `plexus ablate` is running on this sweep; wait for it or stop it", dir.display())));
+    }
+    Ok(file)
+}
+
 pub fn ablate(opts: &AblateOptions) -> Result<SweepOutcome> {
     let spec = AblationSpec::load(&opts.file)?;
     let dir = opts.root.join(&spec.name);
@@ -51,6 +64,8 @@ pub fn ablate(opts: &AblateOptions) -> Result<SweepOutcome> {
     let text = std::fs::read(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
     crate::run_dir::write_atomic(&dir.join("ablation.yaml"), &text)?;
 
+    let _lock = lock(&dir)?;
+    state::remove_stale_temp_files(&dir.join("state"));
     let variants = plan::variants(&spec);
     let runs = plan::runs(&spec, &variants, &dir);
     let metrics: Vec<String> = spec.metrics.iter().map(|(m, _)| m.clone()).collect();

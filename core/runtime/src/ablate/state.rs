@@ -102,3 +102,13 @@ pub fn run_folders(runs_dir: &Path) -> Vec<PathBuf> {
 pub fn finished_run(run: &PlannedRun, metrics: &[String]) -> Option<PathBuf> {
     run_folders(&run.runs_dir).into_iter().find(|d| complete_summary(d, metrics).is_some())
 }
+
+/// Removes the temp files of atomic writes that a kill interrupted (`.<name>.tmp-<pid>`).
+pub fn remove_stale_temp_files(state_dir: &Path) {
+    for entry in std::fs::read_dir(state_dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
