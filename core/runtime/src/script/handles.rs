@@ -2,7 +2,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use plexus_plugin::{Encoder, Loss, Metric, Sampler, Tokenizer};
+use plexus_plugin::{Encoder, Fusion, Loss, Masking, Metric, Sampler, Tokenizer};
 use rhai::FnPtr;
 
 use crate::data::CaptionedImages;
@@ -12,6 +12,10 @@ use crate::train::Trainer;
 
 #[derive(Clone)]
 pub struct EncoderHandle(pub Rc<Box<dyn Encoder>>);
+#[derive(Clone)]
+pub struct FusionHandle(pub Rc<Box<dyn Fusion>>);
+#[derive(Clone)]
+pub struct MaskingHandle(pub Rc<Box<dyn Masking>>);
 #[derive(Clone)]
 pub struct TokenizerHandle(pub Rc<RefCell<Box<dyn Tokenizer>>>);
 #[derive(Clone)]
