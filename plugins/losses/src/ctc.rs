@@ -6,7 +6,7 @@ use plexus_plugin::{Error, Loss, LossOutput, Result, TensorMap};
 
 use crate::common::input;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(crate = "plexus_plugin::serde", default, deny_unknown_fields)]
 pub struct CtcLossConfig {
     /// Class index of the blank symbol.
@@ -14,12 +14,6 @@ pub struct CtcLossConfig {
     /// Count an impossible alignment (too few frames for the target) as 0 instead of
     /// refusing the batch.
     pub zero_infinity: bool,
-}
-
-impl Default for CtcLossConfig {
-    fn default() -> Self {
-        Self { blank: 0, zero_infinity: false }
-    }
 }
 
 #[derive(Debug)]

@@ -66,10 +66,13 @@ impl ItmLoss {
     }
 }
 
+/// Row-major `[B][B]` sampling weights.
+type Weights = Vec<Vec<f32>>;
+
 impl ItmLoss {
     /// Sampling weights `[B][B]` of negative texts per image and negative images per
     /// text: the similarity softmax, zero on the diagonal and between equal labels.
-    fn mining_weights(&self, image: &Tensor, text: &Tensor, labels: Option<&Tensor>) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    fn mining_weights(&self, image: &Tensor, text: &Tensor, labels: Option<&Tensor>) -> Result<(Weights, Weights)> {
         let b = image.size()[0];
         let mut excluded = Tensor::eye(b, (Kind::Bool, image.device())); // [B, B]
         if let Some(labels) = labels {
@@ -84,7 +87,7 @@ impl ItmLoss {
             let t2i = s.tr().softmax(1, Kind::Float).masked_fill(&excluded.tr(), 0.0);
             (i2t.to_device(Device::Cpu), t2i.to_device(Device::Cpu))
         });
-        Ok((Vec::<Vec<f32>>::try_from(&i2t)?, Vec::<Vec<f32>>::try_from(&t2i)?))
+        Ok((Weights::try_from(&i2t)?, Weights::try_from(&t2i)?))
     }
 }
 

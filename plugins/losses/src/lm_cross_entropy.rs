@@ -58,7 +58,7 @@ impl Loss for LmCrossEntropy {
             if mask.size() != targets.size() {
                 return Err(Error::shape(format!("lm_cross_entropy loss: `mask` {:?} must match `targets` {:?}", mask.size(), targets.size())));
             }
-            scored = scored * mask.ne(0).to_kind(Kind::Float);
+            scored *= mask.ne(0).to_kind(Kind::Float);
         }
         let flat_logits = logits.reshape([-1, v]); // [B*L, V]
         let flat_targets = targets.reshape([-1]); // [B*L]
