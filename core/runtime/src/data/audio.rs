@@ -64,8 +64,9 @@ pub struct LogMel {
     cfg: AudioConfig,
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
-    /// `[n_mels, n_fft / 2 + 1]` triangular filters.
-    filters: Vec<Vec<f32>>,
+    /// Per mel band, the first FFT bin its triangle covers and its weights from there on
+    /// (the rest of the `n_fft / 2 + 1` bins are zero, so they are not stored).
+    filters: Vec<(usize, Vec<f32>)>,
 }
 
 impl std::fmt::Debug for LogMel {
@@ -82,7 +83,14 @@ impl LogMel {
         }
         let n = cfg.n_fft;
         let window = (0..n).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32).collect();
-        let filters = mel_filters(n / 2 + 1, cfg.n_mels, cfg.sample_rate as f64);
+        let filters = mel_filters(n / 2 + 1, cfg.n_mels, cfg.sample_rate as f64)
+            .into_iter()
+            .map(|row| {
+                let first = row.iter().position(|&w| w > 0.0).unwrap_or(row.len());
+                let last = row.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
+                (first, row[first..last].to_vec())
+            })
+            .collect();
         Ok(Self { cfg: cfg.clone(), fft: RealFftPlanner::<f32>::new().plan_fft_forward(n), window, filters })
     }
 
@@ -109,8 +117,8 @@ impl LogMel {
             for (p, c) in power.iter_mut().zip(&spectrum) {
                 *p = c.norm_sqr();
             }
-            for (m, filter) in self.filters.iter().enumerate() {
-                mel[m][t] = filter.iter().zip(&power).map(|(w, p)| w * p).sum();
+            for (m, (first, weights)) in self.filters.iter().enumerate() {
+                mel[m][t] = weights.iter().zip(&power[*first..]).map(|(w, p)| w * p).sum();
             }
         }
         mel
