@@ -29,10 +29,11 @@ fn siglip_loss_passes() {
 }
 
 #[test]
-fn audioclip_loss_passes_with_two_and_three_modalities() {
+fn audioclip_loss_passes_with_two_and_three_modalities_and_a_presence_mask() {
     let vs = store();
     let loss = AudioClipLoss::new(&vs.root(), &AudioClipLossConfig::default()).unwrap();
-    let three = conformance::training_inputs(4, 6).with("audio_embeds", &float(&[4, 6]));
+    let audio_present = Tensor::from_slice(&[true, false, true, true]);
+    let three = conformance::training_inputs(4, 6).with("audio_embeds", &float(&[4, 6])).with("audio_present", &audio_present);
     conformance::loss("audioclip", &loss, &three).assert_ok();
     let image_audio = TensorMap::new().with("image_embeds", &float(&[4, 6])).with("audio_embeds", &float(&[4, 6]));
     conformance::loss("audioclip", &loss, &image_audio).assert_ok();
