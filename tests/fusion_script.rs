@@ -57,3 +57,16 @@ fn bad_fusion_config_names_the_line_and_key() {
     let text = stdout_stderr(&plexus(exp.path(), &["run", "bad3.rhai", "--config", "tiny.yaml"]));
     assert!(text.contains("bad3.rhai:2:") && text.contains("unknown modality `smell`"), "{text}");
 }
+
+/// The trainer tells samplers which modalities each example has: a target group named
+/// `image+text` is found (without presence the whole dataset is one group `all`).
+#[test]
+fn trainer_passes_presence_to_modality_balanced() {
+    let exp = Experiment::tiny();
+    exp.edit("clip.rhai", "sampler(\"shuffle\", #{})", "sampler(\"modality_balanced\", #{ targets: [#{ group: \"image+text\", ratio: 1.0 }], epoch_size: 300 })");
+    let out = exp.run(&["train.epochs=1"]);
+    assert!(out.status.success(), "{}", stdout_stderr(&out));
+    exp.edit("clip.rhai", "group: \"image+text\"", "group: \"image+audio\"");
+    let text = stdout_stderr(&exp.run(&["train.epochs=1"]));
+    assert!(text.contains("targets[0].group") && text.contains("no example is in group `image+audio`") && text.contains("image+text"), "{text}");
+}

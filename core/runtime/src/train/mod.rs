@@ -221,6 +221,10 @@ impl Trainer {
             Some(labels) => ctx.with_labels(labels),
             None => ctx,
         };
+        let ctx = match data.presence() {
+            Some(bits) => ctx.with_presence(bits),
+            None => ctx,
+        };
         let order = self.sampler.epoch_order(&ctx)?;
         let templates: Vec<usize> = match data {
             Source::Captioned(data) => {

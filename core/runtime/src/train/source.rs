@@ -29,6 +29,28 @@ impl Source<'_> {
         }
     }
 
+    /// Which modalities each example has (`plexus_plugin::presence_bits`), for samplers
+    /// that balance modality combinations.
+    pub(super) fn presence(&self) -> Option<Vec<u8>> {
+        use plexus_plugin::{presence_bits, Modality};
+        match self {
+            Source::Captioned(d) => Some(vec![presence_bits(&[Modality::Image, Modality::Text]); d.len()]),
+            Source::Files(l, _) => (0..l.len())
+                .map(|i| {
+                    l.record(i).map(|r| {
+                        let has = [
+                            (Modality::Image, r.image.is_some()),
+                            (Modality::Text, !r.captions.is_empty()),
+                            (Modality::Audio, r.audio.is_some()),
+                            (Modality::Video, r.video.is_some()),
+                        ];
+                        presence_bits(&has.iter().filter(|(_, h)| *h).map(|(m, _)| *m).collect::<Vec<_>>())
+                    })
+                })
+                .collect(),
+        }
+    }
+
     pub(super) fn describe(&self) -> String {
         match self {
             Source::Captioned(d) => format!("{} {}", d.name, d.split),
