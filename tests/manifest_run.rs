@@ -82,6 +82,11 @@ fn clip_trains_and_evaluates_on_a_manifest_of_image_files() {
     }
     assert!(summary["protocols"]["i2t_r1"].as_str().unwrap().contains("32 image-caption pairs"), "{summary}");
     assert!(summary["metrics"].get("data/train/skipped_examples").is_none(), "nothing was skipped: {summary}");
+    let embeddings = std::fs::read(run.join("embeddings/test.safetensors")).expect("export_embeddings(model, test) wrote its file");
+    let header = String::from_utf8_lossy(&embeddings[8..8 + u64::from_le_bytes(embeddings[..8].try_into().unwrap()) as usize]).to_string();
+    for (key, shape) in [("image_embeds", "[32,32]"), ("text_embeds", "[32,32]"), ("labels", "[32]")] {
+        assert!(header.contains(&format!("\"{key}\"")) && header.contains(shape), "{key} {shape} not in {header}");
+    }
     let losses = epoch_losses(&run);
     assert_eq!(losses.len(), 3, "{losses:?}");
     assert!(losses[2] < losses[0], "the contrastive loss should fall on this easy data: {losses:?}");

@@ -1,6 +1,7 @@
 //! Manifest datasets in scripts. `dataset("manifest", #{path: "data/pairs.jsonl", ...})`
 //! returns a `ManifestDataset` that `train_epoch` decodes with parallel loader workers
-//! and `evaluate` scores by image–caption retrieval (example i's image ↔ its first caption).
+//! and `evaluate` scores by image–caption retrieval (example i's image ↔ its first caption);
+//! `export_embeddings` writes the same embeddings for `plexus analyze`.
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -168,6 +169,22 @@ pub fn register(engine: &mut Engine, session: &Shared) {
                 })
                 .collect()
         });
+
+    // Same file layout as for in-memory datasets, so `plexus analyze` reads it; `labels`
+    // only when every example has one.
+    let s = session.clone();
+    engine.register_fn("export_embeddings", move |model: ModelHandle, data: ManifestHandle| -> RhaiResult<String> {
+        let path = s.borrow().run.borrow().path().join("embeddings").join(format!("{}.safetensors", data.0.split));
+        let inputs = embed_pairs(&model.0, &data.0).map_err(rt)?;
+        let mut tensors = Vec::new();
+        for key in ["image_embeds", "text_embeds", "labels"] {
+            if let Some(t) = inputs.get_opt(key) {
+                tensors.push((key.to_string(), t.shallow_clone()));
+            }
+        }
+        crate::checkpoint::write_tensors(&path, &tensors, None).map_err(rt)?;
+        Ok(path.display().to_string())
+    });
 
     // The vocabulary of a manifest: every caption of every example.
     engine.register_fn("fit", |t: &mut TokenizerHandle, data: ManifestHandle| -> RhaiResult<()> {
