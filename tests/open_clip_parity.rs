@@ -1,8 +1,9 @@
 //! Parity with open_clip 3.x (installed by tools/setup-venv.sh): tests/python/
 //! open_clip_parity.py builds open_clip's `VisionTransformer` and `TextTransformer` with
-//! random weights and computes `ClipLoss` and `SigLipLoss`; here the state dicts load as
-//! they are into the `vit` and `text_transformer` plugins, and `clip` and `siglip` get the
-//! same embeddings, scale and bias.
+//! random weights and computes `ClipLoss`, `SigLipLoss` and `CoCaLoss`'s caption term; here
+//! the state dicts load as they are into the `vit` and `text_transformer` plugins, `clip`
+//! and `siglip` get the same embeddings, scale and bias, `lm_cross_entropy` the same logits
+//! and padded labels.
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -59,9 +60,9 @@ fn encoder_output(fx: &Fixtures, name: &str, config: &str, weights: &str, input:
     plexus_plugin::tch::no_grad(|| encoder.encode(fx.tensor(input), false)).unwrap()
 }
 
-/// The loss `name` (default config) on the fixture embeddings, with each of its
-/// parameters set from a fixture tensor: `(parameter, fixture)` pairs.
-fn loss_value(fx: &Fixtures, name: &str, parameters: &[(&str, &str)]) -> Tensor {
+/// The loss `name` (default config) on `inputs`, with each of its parameters set from a
+/// fixture tensor: `(parameter, fixture)` pairs.
+fn loss_value(fx: &Fixtures, name: &str, parameters: &[(&str, &str)], inputs: &TensorMap) -> Tensor {
     let registry = Registry::discover(&[target_dir()]);
     let vs = nn::VarStore::new(Device::Cpu);
     let loss = registry.loss(name, &vs.root(), &Hparams::new(serde_json::json!({}), format!("open_clip parity {name}"))).unwrap();
@@ -69,12 +70,11 @@ fn loss_value(fx: &Fixtures, name: &str, parameters: &[(&str, &str)]) -> Tensor 
         let mut p = vs.variables()[*parameter].shallow_clone();
         plexus_plugin::tch::no_grad(|| p.copy_(fx.tensor(fixture)));
     }
-    let inputs = TensorMap::new().with("image_embeds", fx.tensor("image_embeds")).with("text_embeds", fx.tensor("text_embeds"));
-    loss.compute(&inputs, false).unwrap().loss
+    loss.compute(inputs, false).unwrap().loss
 }
 
 #[test]
-fn encoders_and_contrastive_losses_match_open_clip() {
+fn encoders_and_losses_match_open_clip() {
     let fx = Fixtures::generate();
     assert!(fx.configs["open_clip"].as_str().unwrap().starts_with("3."), "{}", fx.configs);
 
@@ -84,15 +84,20 @@ fn encoders_and_contrastive_losses_match_open_clip() {
     let text_diff = max_abs_diff(&text, fx.tensor("text_out"));
 
     // Ours normalise inside; open_clip's losses were given the normalised embeddings.
-    let clip_diff = max_abs_diff(&loss_value(&fx, "clip", &[("logit_scale", "logit_scale")]), fx.tensor("clip_loss"));
+    let embeds = TensorMap::new().with("image_embeds", fx.tensor("image_embeds")).with("text_embeds", fx.tensor("text_embeds"));
+    let clip_diff = max_abs_diff(&loss_value(&fx, "clip", &[("logit_scale", "logit_scale")], &embeds), fx.tensor("clip_loss"));
     let siglip_params = [("logit_scale", "siglip_logit_scale"), ("logit_bias", "siglip_logit_bias")];
-    let siglip_diff = max_abs_diff(&loss_value(&fx, "siglip", &siglip_params), fx.tensor("siglip_loss"));
+    let siglip_diff = max_abs_diff(&loss_value(&fx, "siglip", &siglip_params, &embeds), fx.tensor("siglip_loss"));
+    let captions = TensorMap::new().with("logits", fx.tensor("caption_logits")).with("targets", fx.tensor("caption_labels"));
+    let caption_diff = max_abs_diff(&loss_value(&fx, "lm_cross_entropy", &[], &captions), fx.tensor("caption_loss"));
 
     eprintln!(
-        "open_clip parity max abs diff: vit {vision_diff:.3e}, text_transformer {text_diff:.3e}, clip loss {clip_diff:.3e}, siglip loss {siglip_diff:.3e}"
+        "open_clip parity max abs diff: vit {vision_diff:.3e}, text_transformer {text_diff:.3e}, clip loss {clip_diff:.3e}, siglip loss {siglip_diff:.3e}, \
+         caption loss {caption_diff:.3e}"
     );
     assert!(vision_diff <= TOLERANCE, "vit differs from open_clip by {vision_diff}");
     assert!(text_diff <= TOLERANCE, "text_transformer differs from open_clip by {text_diff}");
     assert!(clip_diff <= TOLERANCE, "clip loss differs from open_clip's ClipLoss by {clip_diff}");
     assert!(siglip_diff <= TOLERANCE, "siglip loss differs from open_clip's SigLipLoss by {siglip_diff}");
+    assert!(caption_diff <= TOLERANCE, "lm_cross_entropy differs from open_clip's CoCaLoss caption term by {caption_diff}");
 }

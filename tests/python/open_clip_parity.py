@@ -3,8 +3,8 @@
 Builds open_clip's VisionTransformer and TextTransformer with small configs and random
 weights (LayerNorms perturbed too, so their parameters matter), and writes:
 - vision.safetensors / text.safetensors: the state dicts as they are;
-- io.safetensors: inputs, open_clip's outputs, and ClipLoss and SigLipLoss on random
-  embeddings;
+- io.safetensors: inputs, open_clip's outputs, ClipLoss and SigLipLoss on random
+  embeddings, and CoCaLoss's caption term on random logits with padded labels;
 - configs.json: the configs used, in plexus' field names.
 Only open_clip.transformer and open_clip.loss are imported: the package's __init__ pulls
 the tokenizer and hub dependencies, which this test does not need.
@@ -22,7 +22,7 @@ spec = importlib.util.find_spec("open_clip")
 package = types.ModuleType("open_clip")
 package.__path__ = list(spec.submodule_search_locations)
 sys.modules["open_clip"] = package
-from open_clip.loss import ClipLoss, SigLipLoss  # noqa: E402
+from open_clip.loss import ClipLoss, CoCaLoss, SigLipLoss  # noqa: E402
 from open_clip.transformer import TextTransformer, VisionTransformer  # noqa: E402
 from open_clip.version import __version__  # noqa: E402
 
@@ -65,6 +65,12 @@ with torch.no_grad():
     unit_image, unit_text = normalize(image_embeds, dim=-1), normalize(text_embeds, dim=-1)
     clip_loss = ClipLoss()(unit_image, unit_text, log_scale.exp())
     siglip_loss = SigLipLoss()(unit_image, unit_text, siglip_log_scale.exp(), siglip_bias)
+    caption_logits = torch.randn(3, 7, 50)
+    caption_labels = torch.randint(1, 50, (3, 7))
+    caption_labels[0, 5:] = 0  # padding (id 0), which the caption loss skips
+    caption_labels[2, 3:] = 0
+    coca = CoCaLoss(caption_loss_weight=1.0, clip_loss_weight=0.0, pad_id=0)
+    _, caption_loss = coca(unit_image, unit_text, caption_logits, caption_labels, log_scale.exp())
     save_file(
         {
             "images": images,
@@ -78,6 +84,9 @@ with torch.no_grad():
             "siglip_logit_scale": siglip_log_scale,
             "siglip_logit_bias": siglip_bias,
             "siglip_loss": siglip_loss,
+            "caption_logits": caption_logits,
+            "caption_labels": caption_labels,
+            "caption_loss": caption_loss,
         },
         str(out / "io.safetensors"),
     )
