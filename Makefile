@@ -16,7 +16,7 @@ venv:
 
 # Debian packages the build and the data fetchers need, installed only when missing.
 # espeak-ng, flite, sox and ffmpeg synthesise and encode the audio/video datasets (tools/data).
-APT_PACKAGES := g++ pkg-config libopenblas-dev fonts-dejavu-core espeak-ng flite sox ffmpeg
+APT_PACKAGES := g++ pkg-config libopenblas-dev fonts-dejavu-core espeak-ng flite sox ffmpeg slurmctld slurmd munge slurm-client
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi

@@ -9,6 +9,7 @@
 pub mod launch;
 pub mod plan;
 pub mod report;
+pub mod slurm;
 pub mod spec;
 pub mod state;
 
@@ -20,9 +21,24 @@ pub use spec::{AblationSpec, Direction};
 use crate::error::{Error, Result};
 use state::{RunState, Status};
 
+/// How the runs of a sweep are executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Child processes on this machine, `jobs` at a time (at least 1); the report follows.
+    Local,
+    /// Submit one Slurm job array (`jobs` tasks at a time, 0 = no limit) and a report job
+    /// after it, and return.
+    Slurm,
+    /// Inside a Slurm array task: run this (variant, seed) run id, nothing else.
+    Task(String),
+    /// Write the report from what is on disk; run nothing.
+    ReportOnly,
+}
+
 #[derive(Debug, Clone)]
 pub struct AblateOptions {
     pub file: PathBuf,
+    pub mode: Mode,
     pub jobs: usize,
     pub retry_failed: bool,
     /// Where sweep folders are created (`ablations`).
@@ -35,13 +51,80 @@ pub struct AblateOptions {
 #[derive(Debug)]
 pub struct SweepOutcome {
     pub dir: PathBuf,
-    pub report: PathBuf,
+    /// `report.md`, when this invocation wrote the report.
+    pub report: Option<PathBuf>,
     pub planned: usize,
-    /// Runs started by this invocation (the others were finished before, or failed and
-    /// were not retried).
+    /// Runs started (or, on Slurm, submitted) by this invocation; the others were finished
+    /// before, or failed and were not retried.
     pub started: usize,
     /// `(run id, error, log path)` of every failed run.
     pub failed: Vec<(String, String, PathBuf)>,
+    /// `(array job id, report job id)` when submitted to Slurm.
+    pub slurm_jobs: Option<(String, String)>,
+}
+
+/// A sweep folder with its plan and the state of every run.
+pub struct Sweep {
+    pub spec: AblationSpec,
+    pub dir: PathBuf,
+    pub variants: Vec<Variant>,
+    pub runs: Vec<PlannedRun>,
+    pub states: Vec<RunState>,
+}
+
+impl Sweep {
+    pub fn open(file: &std::path::Path, root: &std::path::Path) -> Result<Self> {
+        let spec = AblationSpec::load(file)?;
+        let dir = root.join(&spec.name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let variants = plan::variants(&spec);
+        let runs = plan::runs(&spec, &variants, &dir);
+        let states = runs.iter().map(|r| RunState::load_or_new(r, &variants[r.variant].name)).collect::<Result<_>>()?;
+        Ok(Self { spec, dir, variants, runs, states })
+    }
+
+    /// Marks run `i` completed when its folder holds a finished run, even if the sweep
+    /// died before recording it (adopted, never redone); saves the state when `save`.
+    fn adopt_finished(&mut self, i: usize, save: bool) -> Result<bool> {
+        let metrics: Vec<String> = self.spec.metrics.iter().map(|(m, _)| m.clone()).collect();
+        let Some(finished) = state::finished_run(&self.runs[i], &metrics) else { return Ok(false) };
+        let st = &mut self.states[i];
+        if st.status != Status::Completed || st.run_dir.as_ref() != Some(&finished) {
+            st.status = Status::Completed;
+            st.run_dir = Some(finished);
+            st.error = None;
+            if save {
+                st.save(&self.runs[i].state)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The runs to start (indices) and how many are settled (finished, or failed and not
+    /// retried).
+    fn pending(&mut self, retry_failed: bool, save: bool) -> Result<(Vec<usize>, usize)> {
+        let (mut todo, mut done) = (Vec::new(), 0);
+        for i in 0..self.runs.len() {
+            if self.adopt_finished(i, save)? {
+                done += 1;
+            } else if self.states[i].status == Status::Failed && !retry_failed {
+                let (run, st) = (&self.runs[i], &self.states[i]);
+                tracing::warn!("{} failed before: {} (log: {}); not retried without --retry-failed", run.id, st.error.as_deref().unwrap_or("?"), run.log.display());
+                done += 1;
+            } else {
+                todo.push(i);
+            }
+        }
+        Ok((todo, done))
+    }
+
+    fn failed(&self) -> Vec<(String, String, PathBuf)> {
+        self.states.iter().filter(|s| s.status == Status::Failed).map(|s| (s.id.clone(), s.error.clone().unwrap_or_default(), s.log.clone())).collect()
+    }
+
+    fn outcome(&self, report: Option<PathBuf>, started: usize, slurm_jobs: Option<(String, String)>) -> SweepOutcome {
+        SweepOutcome { dir: self.dir.clone(), report, planned: self.runs.len(), started, failed: self.failed(), slurm_jobs }
+    }
 }
 
 /// An exclusive lock on the sweep folder for this process's lifetime (released by the
@@ -58,52 +141,45 @@ fn lock(dir: &std::path::Path) -> Result<std::fs::File> {
 }
 
 pub fn ablate(opts: &AblateOptions) -> Result<SweepOutcome> {
-    let spec = AblationSpec::load(&opts.file)?;
-    let dir = opts.root.join(&spec.name);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let text = std::fs::read(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
-    crate::run_dir::write_atomic(&dir.join("ablation.yaml"), &text)?;
-
-    let _lock = lock(&dir)?;
-    state::remove_stale_temp_files(&dir.join("state"));
-    let variants = plan::variants(&spec);
-    let runs = plan::runs(&spec, &variants, &dir);
-    let metrics: Vec<String> = spec.metrics.iter().map(|(m, _)| m.clone()).collect();
-    let mut states = Vec::with_capacity(runs.len());
-    let (mut todo, mut done) = (Vec::new(), 0);
-    for (i, run) in runs.iter().enumerate() {
-        let mut st = RunState::load_or_new(run, &variants[run.variant].name)?;
-        if let Some(finished) = state::finished_run(run, &metrics) {
-            // Finished, even if the sweep died before recording it: adopt, never redo.
-            if st.status != Status::Completed || st.run_dir.as_ref() != Some(&finished) {
-                st.status = Status::Completed;
-                st.run_dir = Some(finished);
-                st.error = None;
-                st.save(&run.state)?;
-            }
-            done += 1;
-        } else if st.status == Status::Failed && !opts.retry_failed {
-            tracing::warn!("{} failed before: {} (log: {}); not retried without --retry-failed", run.id, st.error.as_deref().unwrap_or("?"), run.log.display());
-            done += 1;
-        } else {
-            todo.push(i);
+    let mut sweep = Sweep::open(&opts.file, &opts.root)?;
+    let launch = launch::LaunchOptions { jobs: opts.jobs, plugin_dirs: opts.plugin_dirs.clone(), plexus: opts.plexus.clone() };
+    if let Mode::Task(id) = &opts.mode {
+        // Array tasks run side by side on one sweep: no folder lock, one run each.
+        let i = slurm::task_run(&sweep, id)?;
+        if !sweep.adopt_finished(i, true)? {
+            launch::run_local(&sweep.spec, &sweep.runs, &mut sweep.states, &[i], 0, &launch)?;
         }
-        states.push(st);
+        let mut outcome = sweep.outcome(None, 1, None);
+        // A task answers for its own run only (its exit status is the array task's).
+        outcome.failed.retain(|(run, _, _)| run == id);
+        return Ok(outcome);
     }
+    let _lock = lock(&sweep.dir)?;
+    if opts.mode == Mode::ReportOnly {
+        sweep.pending(false, false)?;
+        let report = report::write(&sweep.spec, &sweep.variants, &sweep.runs, &sweep.states, &sweep.dir)?;
+        return Ok(sweep.outcome(Some(report), 0, None));
+    }
+    let text = std::fs::read(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
+    crate::run_dir::write_atomic(&sweep.dir.join("ablation.yaml"), &text)?;
+    state::remove_stale_temp_files(&sweep.dir.join("state"));
+    let (todo, done) = sweep.pending(opts.retry_failed, true)?;
+    let s = &sweep.spec;
     tracing::info!(
-        "ablation {}: {} variants x {} seeds = {} runs; {} to run, {} jobs at a time; folder {}",
-        spec.name,
-        variants.len(),
-        spec.seeds.len(),
-        runs.len(),
+        "ablation {}: {} variants x {} seeds = {} runs; {} to run, {} at a time; folder {}",
+        s.name,
+        sweep.variants.len(),
+        s.seeds.len(),
+        sweep.runs.len(),
         todo.len(),
         opts.jobs,
-        dir.display()
+        sweep.dir.display()
     );
-    let launch = launch::LaunchOptions { jobs: opts.jobs, plugin_dirs: opts.plugin_dirs.clone(), plexus: opts.plexus.clone() };
-    launch::run_local(&spec, &runs, &mut states, &todo, done, &launch)?;
-
-    let report = report::write(&spec, &variants, &runs, &states, &dir)?;
-    let failed = states.iter().filter(|s| s.status == Status::Failed).map(|s| (s.id.clone(), s.error.clone().unwrap_or_default(), s.log.clone())).collect();
-    Ok(SweepOutcome { dir, report, planned: runs.len(), started: todo.len(), failed })
+    if opts.mode == Mode::Slurm {
+        let jobs = slurm::submit(&sweep, &todo, opts)?;
+        return Ok(sweep.outcome(None, todo.len(), Some(jobs)));
+    }
+    launch::run_local(&sweep.spec, &sweep.runs, &mut sweep.states, &todo, done, &launch)?;
+    let report = report::write(&sweep.spec, &sweep.variants, &sweep.runs, &sweep.states, &sweep.dir)?;
+    Ok(sweep.outcome(Some(report), todo.len(), None))
 }
