@@ -7,6 +7,8 @@ mod api_config;
 mod api_data;
 mod api_log;
 mod api_manifest;
+mod api_steps;
+mod api_tensor;
 mod api_train;
 mod convert;
 mod handles;
@@ -59,6 +61,8 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
     api_data::register(&mut engine, &session);
     api_log::register(&mut engine, &session);
     api_train::register(&mut engine, &session);
+    api_tensor::register(&mut engine, &session);
+    api_steps::register(&mut engine, &session);
     engine
 }
 
