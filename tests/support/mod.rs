@@ -146,3 +146,6 @@ pub fn venv_python() -> PathBuf {
     assert!(py.exists(), "{} is missing: run `make setup`", py.display());
     py
 }
+
+/// Property-tested ablations: invariants over an ablation's axes, checked by proptest.
+pub mod ablation_props;
