@@ -119,3 +119,27 @@ fn a_corrupt_image_fails_the_run_naming_it_or_is_skipped_and_reported() {
     // The script prints the dataset's `skipped` list: file, manifest line and reason.
     assert!(text.contains("skipped while training") && text.contains(r#""file": "data/img/train5.png", "line": 6"#), "{text}");
 }
+
+#[test]
+fn bad_manifest_settings_and_lines_are_named() {
+    let exp = experiment("fail");
+    let yaml = exp.path().join("tiny.yaml");
+    let original = std::fs::read_to_string(&yaml).unwrap();
+    let fails_with = |config: &str, needles: &[&str]| {
+        std::fs::write(&yaml, config).unwrap();
+        let out = run(exp.path());
+        let text = stdout_stderr(&out);
+        assert!(!out.status.success(), "{text}");
+        for needle in needles {
+            assert!(text.contains(needle), "`{needle}` not in: {text}");
+        }
+    };
+    fails_with(&original.replacen("workers: 2", "worker: 2", 1), &["worker", "workers"]);
+    fails_with(&original.replacen("    path: data/train.jsonl\n", "", 1), &["dataset `manifest`: `path` is required"]);
+    fails_with(&original.replacen("on_error: fail", "on_error: ignore", 1), &["on_error", "ignore"]);
+    let manifest = exp.path().join("data/train.jsonl");
+    let mut lines = std::fs::read_to_string(&manifest).unwrap();
+    lines.push_str("{\"image\": \"img/train0.png\", \"label\": \"three\"}\n");
+    std::fs::write(&manifest, lines).unwrap();
+    fails_with(&original, &["data/train.jsonl:97: `label` must be an integer, found string \"three\""]);
+}

@@ -51,7 +51,7 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32)> {
         }
     };
     let channels = spec.channels.max(1) as usize;
-    if interleaved.len() % channels != 0 {
+    if !interleaved.len().is_multiple_of(channels) {
         return Err(Error::Data(format!("{shown}: cannot read WAV (truncated or corrupt?): the last frame is incomplete")));
     }
     let mono = interleaved.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect();
@@ -107,10 +107,9 @@ impl LogMel {
         let mut spectrum = self.fft.make_output_vec();
         let mut power = vec![0f32; spectrum.len()];
         let mut mel = vec![vec![0f32; frames]; self.cfg.n_mels];
-        for t in 0..frames {
-            let start = t * self.cfg.hop;
-            for (i, x) in input.iter_mut().enumerate() {
-                *x = padded[start + i] * self.window[i];
+        for (t, frame) in padded.windows(n).step_by(self.cfg.hop).take(frames).enumerate() {
+            for ((x, s), w) in input.iter_mut().zip(frame).zip(&self.window) {
+                *x = s * w;
             }
             // Lengths come from make_*_vec, the only way process can fail.
             self.fft.process(&mut input, &mut spectrum).expect("FFT buffers sized by the plan");

@@ -91,7 +91,7 @@ struct Decoder {
 
 impl Decoder {
     /// On failure, returns the file that failed and why.
-    fn decode(&self, r: &Record, index: usize, epoch: usize) -> std::result::Result<Decoded, (String, Error)> {
+    fn decode(&self, r: &Record, index: usize, epoch: usize) -> std::result::Result<Decoded, (String, String)> {
         let mut rng = ChaCha8Rng::seed_from_u64(example_seed(self.seed, epoch, index));
         let mut d = Decoded::empty(index);
         d.caption = match r.captions.len() {
@@ -100,10 +100,10 @@ impl Decoder {
             _ => Some(r.captions[0].clone()),
         };
         if let Some(path) = &r.image {
-            d.image = Some(self.image.load(path, self.augment, &mut rng).map_err(|e| (path.display().to_string(), e))?);
+            d.image = Some(self.image.load(path, self.augment, &mut rng).map_err(|e| (path.display().to_string(), e.to_string()))?);
         }
         if let (Some(path), Some(mel)) = (&r.audio, &self.mel) {
-            d.audio = Some(mel.load(path).map_err(|e| (path.display().to_string(), e))?);
+            d.audio = Some(mel.load(path).map_err(|e| (path.display().to_string(), e.to_string()))?);
         }
         d.label = r.label;
         d.question = r.question.clone();
@@ -251,7 +251,7 @@ fn decode_batch(
             Ok(d) => examples.push(d),
             Err((file, e)) => match on_error {
                 OnError::Fail => return Err(Error::Data(format!("{name}:{} (example `{}`): {e}", r.line, r.id))),
-                OnError::Skip => skipped.push(Skipped { index: i, line: r.line, file, reason: e.to_string() }),
+                OnError::Skip => skipped.push(Skipped { index: i, line: r.line, file, reason: e }),
             },
         }
     }

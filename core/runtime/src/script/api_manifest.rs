@@ -124,7 +124,7 @@ fn embed_pairs(model: &DualEncoder, data: &ManifestDataset) -> crate::Result<Ten
     let (mut images, mut texts, mut labels, mut all_labelled) = (Vec::new(), Vec::new(), Vec::new(), true);
     for batch in data.eval_loader.epoch(0) {
         let b = batch?;
-        let has_labels = b.label_present.as_ref().map(|p| Vec::<bool>::try_from(p)).transpose()?;
+        let has_labels = b.label_present.as_ref().map(Vec::<bool>::try_from).transpose()?;
         let Some(image) = b.batch.modalities.get(&Modality::Image) else {
             return Err(crate::Error::Data(format!("{}: evaluation needs images; no example has one", data.loader.name())));
         };
