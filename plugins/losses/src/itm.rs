@@ -166,6 +166,29 @@ mod tests {
     }
 
     #[test]
+    fn matches_hand_computed_value_with_a_constant_head() {
+        // Zero weights and output bias [0, b]: every pair gets logits [0, b]. One matching
+        // pair per two negatives, so loss = softplus(-b)/3 + 2·softplus(b)/3, and with
+        // b > 0 every pair is called a match: accuracy 1/3.
+        let (vs, loss) = small();
+        let b = 0.7f64;
+        plexus_plugin::tch::no_grad(|| {
+            for (name, mut t) in vs.variables() {
+                let _ = t.zero_();
+                if name == "out.bias" {
+                    t.copy_(&Tensor::from_slice(&[0.0f32, b as f32]));
+                }
+            }
+        });
+        let x = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
+        let out = loss.compute(&TensorMap::new().with("image_embeds", &x).with("text_embeds", &x.neg()), true).unwrap();
+        let softplus = |v: f64| (1.0 + v.exp()).ln();
+        let expected = softplus(-b) / 3.0 + 2.0 * softplus(b) / 3.0;
+        assert!((out.loss.double_value(&[]) - expected).abs() < 1e-6, "{} vs {expected}", out.loss.double_value(&[]));
+        assert!((out.logs[0].1.double_value(&[]) - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
     fn equal_labels_and_the_pair_itself_are_never_negatives() {
         let (_vs, loss) = small();
         let x = Tensor::randn([4, 4], (Kind::Float, Device::Cpu));
