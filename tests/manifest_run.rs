@@ -143,3 +143,13 @@ fn bad_manifest_settings_and_lines_are_named() {
     std::fs::write(&manifest, lines).unwrap();
     fails_with(&original, &["data/train.jsonl:97: `label` must be an integer, found string \"three\""]);
 }
+
+#[test]
+fn plexus_check_runs_the_manifest_script_on_a_slice() {
+    let exp = experiment("fail");
+    let out = plexus(exp.path(), &["check", "clip_manifest.rhai", "--config", "tiny.yaml"]);
+    let text = stdout_stderr(&out);
+    assert!(out.status.success(), "{text}");
+    // `plexus check` keeps at most 64 examples per dataset.
+    assert!(text.contains("dataset manifest data/train.jsonl split `train`: 64 examples with image, text"), "{text}");
+}
