@@ -2,8 +2,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use plexus_plugin::{Encoder, Modality, Tokenizer};
-use tch::{Device, Tensor};
+use plexus_plugin::{Encoder, Fusion, Masking, MaskingContext, Modality, ModalityBatch, ModalityFeatures, Presence, TensorMap, Tokenizer};
+use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 
@@ -13,6 +13,10 @@ pub struct DualEncoder {
     pub text: Rc<Box<dyn Encoder>>,
     pub tokenizer: Rc<RefCell<Box<dyn Tokenizer>>>,
     pub device: Device,
+    /// Fuses the two embeddings into `fused_embeds` for the loss (see [`Self::with_fusion`]).
+    pub fusion: Option<Rc<Box<dyn Fusion>>>,
+    /// Decides per training batch which modalities the fusion sees.
+    pub masking: Option<Rc<Box<dyn Masking>>>,
 }
 
 impl DualEncoder {
@@ -36,7 +40,56 @@ impl DualEncoder {
                 text.output_dim()
             )));
         }
-        Ok(Self { image, text, tokenizer, device })
+        Ok(Self { image, text, tokenizer, device, fusion: None, masking: None })
+    }
+
+    /// The same towers, plus a fusion of their embeddings (and optionally a masking
+    /// schedule for training batches). Refused when the fusion does not take image and
+    /// text features of the towers' width.
+    pub fn with_fusion(&self, fusion: Rc<Box<dyn Fusion>>, masking: Option<Rc<Box<dyn Masking>>>) -> Result<Self> {
+        let width = self.image.output_dim();
+        let probe = |m| (m, ModalityBatch { data: Tensor::zeros([1, width], (Kind::Float, self.device)), present: Tensor::ones([1], (Kind::Bool, self.device)) });
+        let features: ModalityFeatures = [probe(Modality::Image), probe(Modality::Text)].into_iter().collect();
+        let _guard = tch::no_grad_guard();
+        fusion.fuse(&features, false).map(drop).map_err(|e| {
+            Error::Other(format!("the fusion does not take image and text embeddings of width {width} (the encoders' output_dim): {e}"))
+        })?;
+        Ok(Self {
+            image: self.image.clone(),
+            text: self.text.clone(),
+            tokenizer: self.tokenizer.clone(),
+            device: self.device,
+            fusion: Some(fusion),
+            masking,
+        })
+    }
+
+    /// What a loss gets for a training batch: `image_embeds`, `text_embeds` `[b, D]`
+    /// f32; with a fusion, `fused_embeds` `[b, D_f]` of both (in training, the masking
+    /// schedule at `at` decides which of the two each example's fusion sees); `labels`
+    /// `[b]` i64 when given.
+    pub fn loss_inputs(&self, images: &Tensor, tokens: &Tensor, labels: Option<&Tensor>, at: &MaskingContext, train: bool) -> Result<TensorMap> {
+        let image = self.embed_images(images, train)?.to_kind(Kind::Float); // [b, D]
+        let text = self.embed_tokens(tokens, train)?.to_kind(Kind::Float); // [b, D]
+        let mut inputs = TensorMap::new().with("image_embeds", &image).with("text_embeds", &text);
+        if let Some(fusion) = &self.fusion {
+            let b = image.size()[0];
+            let all: Presence = [Modality::Image, Modality::Text].into_iter().map(|m| (m, Tensor::ones([b], (Kind::Bool, self.device)))).collect();
+            let presence = match (&self.masking, train) {
+                (Some(masking), true) => masking.mask(at, &all)?,
+                _ => all,
+            };
+            let mut features = ModalityFeatures::new();
+            for (m, embeds) in [(Modality::Image, &image), (Modality::Text, &text)] {
+                let present = presence.get(&m).map(|p| p.to_device(self.device)).ok_or_else(|| Error::Other(format!("the masking schedule dropped the `{m}` mask")))?;
+                features.insert(m, ModalityBatch { data: embeds * present.to_kind(Kind::Float).unsqueeze(1), present }); // [b, D], absent rows zero
+            }
+            inputs.insert("fused_embeds", &fusion.fuse(&features, train)?.to_kind(Kind::Float)); // [b, D_f]
+        }
+        if let Some(labels) = labels {
+            inputs.insert("labels", &labels.to_device(self.device));
+        }
+        Ok(inputs)
     }
 
     /// images `[B, C, H, W]` (any device) → `[B, D]` on the model's device.

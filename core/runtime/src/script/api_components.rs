@@ -11,7 +11,7 @@ use tch::Tensor;
 
 use super::api_config::hparams_of;
 use super::convert::{rt, RhaiResult};
-use super::handles::{DatasetHandle, EncoderHandle, FusionHandle, LossHandle, MaskingHandle, MetricHandle, SamplerHandle, TokenizerHandle};
+use super::handles::{DatasetHandle, EncoderHandle, FusionHandle, LossHandle, MaskingHandle, MetricHandle, ModelHandle, SamplerHandle, TokenizerHandle};
 use super::Shared;
 
 /// Registers `name(component, cfg)` and `name(component, cfg, scope)` for one kind.
@@ -65,6 +65,16 @@ pub fn register(engine: &mut Engine, session: &Shared) {
         .register_fn("fit", |t: &mut TokenizerHandle, corpus: rhai::Array| -> RhaiResult<()> {
             let texts: Vec<String> = corpus.into_iter().map(|d| d.to_string()).collect();
             t.0.borrow_mut().fit(&texts).map_err(rt)
+        });
+
+    // `model.with_fusion(fusion[, masking])`: the loss also gets `fused_embeds` (and the
+    // trainer passes `labels`), e.g. for `loss("fused_classification", ..)`.
+    engine
+        .register_fn("with_fusion", |m: &mut ModelHandle, f: FusionHandle| -> RhaiResult<ModelHandle> {
+            Ok(ModelHandle(Rc::new(m.0.with_fusion(f.0, None).map_err(rt)?)))
+        })
+        .register_fn("with_fusion", |m: &mut ModelHandle, f: FusionHandle, masking: MaskingHandle| -> RhaiResult<ModelHandle> {
+            Ok(ModelHandle(Rc::new(m.0.with_fusion(f.0, Some(masking.0)).map_err(rt)?)))
         });
 
     let s = session.clone();

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
-use plexus_plugin::{Loss, Sampler, SamplerContext, TensorMap};
+use plexus_plugin::{Loss, MaskingContext, Sampler, SamplerContext};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -264,7 +264,7 @@ impl Trainer {
             lr = self.cfg.lr_at(self.state.step, total, epoch);
             // Batch assembly (what the step waits for): gather or decode, captions.
             let waited = Instant::now();
-            let (images, captions) = match (&data, decoded.as_mut()) {
+            let (images, captions, labels) = match (&data, decoded.as_mut()) {
                 (Source::Captioned(data), _) => {
                     let start = index * self.cfg.batch_size;
                     gather(data, batch, &templates[start..start + batch.len()])
@@ -276,7 +276,7 @@ impl Trainer {
                 (Source::Files(..), None) => return Err(Error::Other("internal: a manifest epoch without its loader iterator".into())),
             };
             self.data_seconds += waited.elapsed().as_secs_f64();
-            let loss = self.train_step(&images, &captions, lr)?;
+            let loss = self.train_step(&images, &captions, labels.as_ref(), lr, total)?;
             self.loss_sum += &loss;
             self.state.step += 1;
             self.state.batch_in_epoch += 1;
@@ -312,25 +312,28 @@ impl Trainer {
         Ok(stats)
     }
 
-    /// One optimiser step over `images` `[B, C, H, W]` (on the CPU) and their `captions`
-    /// (split into micro-batches); returns the detached loss `[]`.
-    fn train_step(&mut self, all_images: &Tensor, all_captions: &[String], lr: f64) -> Result<Tensor> {
+    /// One optimiser step over `images` `[B, C, H, W]` (on the CPU), their `captions` and
+    /// labels `[B]` when every example has one (split into micro-batches), at step
+    /// `self.state.step` of `total_steps`; returns the detached loss `[]`.
+    fn train_step(&mut self, all_images: &Tensor, all_captions: &[String], all_labels: Option<&Tensor>, lr: f64, total_steps: usize) -> Result<Tensor> {
         tch::manual_seed(mix(self.seed, self.state.step as u64) as i64);
         self.optimizer.zero_grad();
         let micro = all_captions.len().div_ceil(self.cfg.accumulate);
         let parts = all_captions.chunks(micro).len();
         let autocast = self.cfg.precision == Precision::Bf16 && self.model.device.is_cuda();
         let mut total = Tensor::zeros([], (Kind::Float, self.model.device));
+        let progress = self.state.step as f64 / total_steps.max(1) as f64;
+        let at = MaskingContext::new(self.state.epoch, self.cfg.epochs, self.state.step, progress.min(1.0), self.seed);
         for (k, captions) in all_captions.chunks(micro).enumerate() {
             // The rest of batch assembly: slice, tokenize, to device.
             let waited = Instant::now();
             let images = all_images.narrow(0, (k * micro) as i64, captions.len() as i64).to_device(self.model.device); // [b, C, H, W]
             let tokens = self.model.tokenize(captions)?; // [b, L]
+            let labels = all_labels.map(|l| l.narrow(0, (k * micro) as i64, captions.len() as i64)); // [b]
             self.data_seconds += waited.elapsed().as_secs_f64();
             let out = tch::autocast(autocast, || -> Result<_> {
-                let inputs = TensorMap::new()
-                    .with("image_embeds", &self.model.embed_images(&images, true)?.to_kind(Kind::Float)) // [b, D]
-                    .with("text_embeds", &self.model.embed_tokens(&tokens, true)?.to_kind(Kind::Float)); // [b, D]
+                // image_embeds, text_embeds [b, D]; fused_embeds [b, D_f] with a fusion; labels [b]
+                let inputs = self.model.loss_inputs(&images, &tokens, labels.as_ref(), &at, true)?;
                 Ok(self.loss.compute(&inputs, true)?)
             })?;
             let scaled = out.loss / parts as f64;

@@ -59,16 +59,23 @@ impl Source<'_> {
     }
 }
 
-/// `[B, C, H, W]` images of `ids` and their captions (class name in template `templates[i]`).
-pub(super) fn gather(data: &CaptionedImages, ids: &[usize], templates: &[usize]) -> (Tensor, Vec<String>) {
+/// `[B, C, H, W]` images of `ids`, their captions (class name in template `templates[i]`)
+/// and labels `[B]`.
+pub(super) fn gather(data: &CaptionedImages, ids: &[usize], templates: &[usize]) -> (Tensor, Vec<String>, Option<Tensor>) {
     let index = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>());
     let captions = ids.iter().zip(templates).map(|(&i, &t)| data.caption(data.labels[i], t)).collect();
-    (data.images.index_select(0, &index), captions)
+    let labels = Tensor::from_slice(&ids.iter().map(|&i| data.labels[i]).collect::<Vec<_>>());
+    (data.images.index_select(0, &index), captions, Some(labels))
 }
 
-/// The `[B, C, H, W]` images and captions of a decoded batch; an example without either
-/// is an error naming its manifest line.
-pub(super) fn image_caption_pairs(loader: &Loader, batch: LoadedBatch) -> Result<(Tensor, Vec<String>)> {
+/// The `[B, C, H, W]` images and captions of a decoded batch, and its labels `[B]` when
+/// every example has one; an example without image or caption is an error naming its
+/// manifest line.
+pub(super) fn image_caption_pairs(loader: &Loader, batch: LoadedBatch) -> Result<(Tensor, Vec<String>, Option<Tensor>)> {
+    let labels = match (&batch.batch.labels, &batch.label_present) {
+        (Some(labels), Some(present)) if bool::try_from(present.all())? => Some(labels.shallow_clone()),
+        _ => None,
+    };
     let images = batch.batch.modalities.get(&plexus_plugin::Modality::Image);
     let present: Vec<bool> = match images {
         Some(m) => Vec::try_from(&m.present)?,
@@ -88,5 +95,5 @@ pub(super) fn image_caption_pairs(loader: &Loader, batch: LoadedBatch) -> Result
         captions.extend(caption);
     }
     let images = images.map(|m| m.data.shallow_clone()).ok_or_else(|| Error::Data(format!("{}: no example has an image", loader.name())))?;
-    Ok((images, captions))
+    Ok((images, captions, labels))
 }
