@@ -153,3 +153,68 @@ fn plexus_check_runs_the_manifest_script_on_a_slice() {
     // `plexus check` keeps at most 64 examples per dataset.
     assert!(text.contains("dataset manifest data/train.jsonl split `train`: 64 examples with image, text"), "{text}");
 }
+
+/// metrics.jsonl without wall-clock fields.
+fn metric_records(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().retain(|k, _| !k.contains("second"));
+            v
+        })
+        .collect()
+}
+
+/// The loader decodes an interrupted epoch's remaining batches exactly as the whole
+/// epoch would have (content depends on seed, epoch and example only).
+#[test]
+fn sigkill_mid_epoch_then_resume_is_bit_identical() {
+    let small_steps = |dir: &Path| {
+        let yaml = dir.join("tiny.yaml");
+        let text = std::fs::read_to_string(&yaml).unwrap();
+        std::fs::write(&yaml, text.replace("batch_size: 32", "batch_size: 8").replace("log_every: 1", "log_every: 1, checkpoint_every: 5")).unwrap();
+    };
+    let reference = experiment("fail");
+    small_steps(reference.path());
+    let out = run(reference.path());
+    assert!(out.status.success(), "{}", stdout_stderr(&out));
+    let expected = only_run_dir(reference.path());
+
+    let exp = experiment("fail");
+    small_steps(exp.path());
+    // 96 examples / 8 = 12 steps an epoch, 36 in all; kill inside epoch 1 or 2.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let kill_at = 14 + nanos % 18;
+    let mut child = std::process::Command::new(plexus_tests::plexus_bin())
+        .args(["run", "clip_manifest.rhai", "--config", "tiny.yaml"])
+        .current_dir(exp.path())
+        .env("OMP_NUM_THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let step = std::fs::read_dir(exp.path().join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|d| std::fs::read_to_string(d.ok()?.path().join("metrics.jsonl")).ok())
+            .and_then(|t| t.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["step"].as_u64()).max());
+        if step.is_some_and(|s| s >= kill_at) {
+            child.kill().unwrap();
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "run finished before step {kill_at}");
+        assert!(std::time::Instant::now() < deadline, "run did not reach step {kill_at}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.wait().unwrap();
+    let killed = only_run_dir(exp.path());
+    let resumed = plexus(exp.path(), &["run", "--resume", killed.to_str().unwrap()]);
+    assert!(resumed.status.success(), "{}", stdout_stderr(&resumed));
+    let (got, want) = (read_json(&killed.join("summary.json")), read_json(&expected.join("summary.json")));
+    assert_eq!(got["metrics"], want["metrics"], "killed at step {kill_at}");
+    assert_eq!(metric_records(&killed), metric_records(&expected), "killed at step {kill_at}");
+}
