@@ -167,6 +167,12 @@ fn report_md(spec: &AblationSpec, stats: &[(String, Value)], protocols: &BTreeMa
         stats.iter().skip(1).map(|(_, m)| m.as_object().map_or(0, |o| o.values().filter(|e| e["p_vs_baseline"].is_number()).count())).sum::<usize>(),
         spec.alpha
     );
+    if spec.seeds.len() < 5 {
+        md += &format!(
+            "\n**{} seeds:** a bootstrap interval cannot reach past the range of the values, so with fewer than 5 seeds the CIs are too narrow; trust the p-values.\n",
+            spec.seeds.len()
+        );
+    }
     for (metric, direction) in &spec.metrics {
         md += &format!("\n## {metric} ({} is better)\n\n", if *direction == Direction::Higher { "higher" } else { "lower" });
         if let Some(p) = protocols.get(metric).and_then(Value::as_str) {
