@@ -113,7 +113,8 @@ class VisionTransformer(nn.Module):
 class TextTransformer(nn.Module):
     def __init__(self, vocab_size, context_length=16, width=64, heads=2, layers=2, mlp_ratio=2.0, output_dim=64):
         super().__init__()
-        self.token_embedding = nn.Parameter(0.02 * torch.randn(vocab_size, width))
+        self.token_embedding = nn.Embedding(vocab_size, width)  # `token_embedding.weight`, as open_clip
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.positional_embedding = nn.Parameter(0.01 * torch.randn(context_length, width))
         self.transformer = Transformer(width, layers, heads, mlp_ratio)
         self.ln_final = nn.LayerNorm(width)
@@ -121,7 +122,7 @@ class TextTransformer(nn.Module):
 
     def forward(self, tokens):
         l = tokens.shape[1]
-        x = F.embedding(tokens, self.token_embedding) + self.positional_embedding[:l]
+        x = self.token_embedding(tokens) + self.positional_embedding[:l]
         x = self.ln_final(self.transformer(x, causal=True))
         pooled = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
         return pooled @ self.text_projection
