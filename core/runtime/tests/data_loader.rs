@@ -208,21 +208,23 @@ fn pool() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
-    /// For any subset of modalities per example, every example appears once per epoch,
-    /// its presence masks match its manifest line and absent rows are all zeros.
+    /// For any subset of modalities (and label, question/answer) per example, every
+    /// example appears once per epoch, its presence masks match its manifest line and
+    /// absent rows are all zeros.
     #[test]
     fn batching_preserves_identity_and_presence(
-        flags in prop::collection::vec((any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()), 1..14),
+        flags in prop::collection::vec((any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()), 1..14),
         batch_size in 1usize..6,
         workers in 1usize..4,
     ) {
         let (dir, img, audio) = pool();
-        let lines: Vec<String> = flags.iter().enumerate().map(|(i, &(has_img, has_audio, has_text, has_label))| {
+        let lines: Vec<String> = flags.iter().enumerate().map(|(i, &(has_img, has_audio, has_text, has_label, has_qa))| {
             let mut f = vec![format!("\"id\": \"{i}\"")];
             if has_img { f.push(format!("\"image\": {:?}", img.file_name().unwrap())); }
             if has_audio { f.push(format!("\"audio\": {:?}", audio.file_name().unwrap())); }
             if has_text { f.push(format!("\"caption\": \"c{i}\"")); }
             if has_label { f.push(format!("\"label\": {i}")); }
+            if has_qa { f.push(format!("\"question\": \"q{i}\", \"answer\": \"a{i}\"")); }
             format!("{{{}}}", f.join(", "))
         }).collect();
         let path = dir.path().join(format!("prop-{}.jsonl", std::process::id()));
@@ -249,6 +251,8 @@ proptest! {
             }
             for (row, &i) in b.indices.iter().enumerate() {
                 prop_assert_eq!(b.captions[row].clone(), flags[i].2.then(|| format!("c{i}")));
+                prop_assert_eq!(b.questions[row].clone(), flags[i].4.then(|| format!("q{i}")));
+                prop_assert_eq!(b.answers[row].clone(), flags[i].4.then(|| format!("a{i}")));
             }
             if let Some(labels) = &b.batch.labels {
                 let labels: Vec<i64> = values(labels);
