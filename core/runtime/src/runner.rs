@@ -128,7 +128,7 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     let registry = Rc::new(Registry::discover(&default_search_path(&dirs)));
 
     // Compile before creating the run folder: a syntax error leaves nothing behind.
-    script::compile(&rhai::Engine::new(), &script_file, &source)?;
+    script::compile(&script::syntax_engine(), &script_file, &source)?;
 
     let (run, checkpoint) = match resume {
         Some((run, ck)) => (run, Some(ck)),

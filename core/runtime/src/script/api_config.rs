@@ -35,6 +35,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
         .register_fn("merge", |node: &mut ConfigNode, overlay: Map| -> RhaiResult<ConfigNode> {
             Ok(node.with(&to_json(&Dynamic::from_map(overlay))?))
         })
+        .register_fn("merge", |node: &mut ConfigNode, overlay: ConfigNode| node.with(overlay.value()))
         .register_fn("to_map", |node: &mut ConfigNode| to_dynamic(node.value()))
         .register_fn("to_string", |node: &mut ConfigNode| format!("{}: {}", node.path(), node.value()))
         .register_fn("to_debug", |node: &mut ConfigNode| format!("Config({}: {})", node.path(), node.value()));

@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use plexus_plugin::{MaskingContext, Modality, Presence};
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 use tch::{Kind, Tensor};
 
@@ -22,6 +23,7 @@ use super::api_config::hparams_of;
 use super::api_manifest::ManifestHandle;
 use super::api_tensor::{TensorValue, TRAINING};
 use super::convert::{rt, RhaiResult};
+use super::handles::MaskingHandle;
 use super::Shared;
 use crate::data::{EpochIter, LoadedBatch};
 use crate::optim::Optimizer;
@@ -166,6 +168,33 @@ pub fn register(engine: &mut Engine, session: &Shared) {
             let order: Vec<usize> = (0..loader.len()).collect();
             Ok(Batches(Rc::new(RefCell::new(Some(loader.batches(0, order, batch_size as usize)))), s2.borrow().device))
         });
+
+    // `masking.apply(#{image: present, ..}, #{step, progress, epoch, epochs})`: the `[B]`
+    // bool presence a masking schedule keeps at that point of training, as tensors.
+    let s = session.clone();
+    engine.register_fn("apply", move |m: &mut MaskingHandle, presence: Map, at: Map| -> RhaiResult<Map> {
+        let mut given = Presence::new();
+        for (name, v) in &presence {
+            let modality = Modality::parse(name).ok_or_else(|| rt(format!("apply: unknown modality `{name}` (image, text, audio, video)")))?;
+            let t = v.clone().try_cast::<TensorValue>().ok_or_else(|| rt(format!("apply: `{name}` must be a [B] bool tensor")))?;
+            given.insert(modality, t.0.to_kind(Kind::Bool));
+        }
+        if let Some(key) = at.keys().find(|k| !["step", "progress", "epoch", "epochs"].contains(&k.as_str())) {
+            return Err(rt(format!("apply: unknown key `{key}` in the training position (use step, progress, epoch, epochs)")));
+        }
+        let int = |k: &str| at.get(k).and_then(|v| v.as_int().ok()).unwrap_or(0).max(0) as usize;
+        let progress = at.get("progress").and_then(|v| v.as_float().ok().or_else(|| v.as_int().ok().map(|i| i as f64))).unwrap_or(0.0);
+        let ctx = MaskingContext::new(int("epoch"), int("epochs").max(1), int("step"), progress, s.borrow().seed);
+        let kept = m.0.mask(&ctx, &given).map_err(rt)?;
+        Ok(kept.into_iter().map(|(modality, t)| (modality.name().into(), Dynamic::from(TensorValue(t)))).collect())
+    });
+
+    // `protocol(metric, description)`: how a scripted metric was measured, recorded in
+    // summary.json next to it (compared by `plexus runs compare` and `plexus ablate`).
+    let s = session.clone();
+    engine.register_fn("protocol", move |metric: &str, description: &str| {
+        s.borrow_mut().protocols.insert(metric.to_string(), description.to_string());
+    });
 
     // Accuracy of `[B, C]` logits against `[B]` labels, as a number.
     engine.register_fn("accuracy", |logits: TensorValue, labels: TensorValue| -> RhaiResult<f64> {

@@ -3,7 +3,7 @@
 //! pass from components and `opt.step(loss)` does the rest (see `api_steps`). Each call
 //! runs a whole batched libtorch op, so Rhai's ~1 µs per call stays negligible.
 //!
-//! `x.shape`, `x.item()`, `x.mean()`, `x.sum()`, `x.detach()`, `x.argmax(dim)`,
+//! `x.shape`, `x.item()`, `x.mean()`, `x.sum()`, `x.detach()`, `x.argmax(dim)`, `x.zeros_like()`, `x.ones_like()`,
 //! `x.softmax(dim)`, `x.log_softmax(dim)`, `x.matmul(y)`, `x.t()`, `x.reshape([..])`, `x.eq(y)`, `x.float()`,
 //! `+ - * /` between tensors and with numbers, `tensor([..])`, `cat([..], dim)`,
 //! `cross_entropy(logits, targets)`; `enc.encode(x)`, `tok.encode(texts)`,
@@ -83,6 +83,8 @@ pub fn register(engine: &mut Engine, session: &Shared) {
         .register_fn("sum", |t: &mut TensorValue| TensorValue(t.0.sum(t.0.kind())))
         .register_fn("detach", |t: &mut TensorValue| TensorValue(t.0.detach()))
         .register_fn("float", |t: &mut TensorValue| TensorValue(t.0.to_kind(Kind::Float)))
+        .register_fn("zeros_like", |t: &mut TensorValue| TensorValue(t.0.zeros_like()))
+        .register_fn("ones_like", |t: &mut TensorValue| TensorValue(t.0.ones_like()))
         .register_fn("reshape", |t: &mut TensorValue, dims: Array| -> RhaiResult<TensorValue> {
             let dims: Vec<i64> = dims.iter().map(|d| d.as_int()).collect::<Result<_, _>>().map_err(|k| rt(format!("reshape: dimensions must be integers, found {k}")))?;
             guarded("reshape", || t.0.f_reshape(dims.as_slice()).map(TensorValue))

@@ -52,6 +52,7 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
+        .set_max_expr_depths(MAX_EXPR_DEPTHS.0, MAX_EXPR_DEPTHS.1)
         .set_module_resolver(resolver::RootedResolver::new(import_roots));
     engine.on_print(|text| println!("{text}"));
     engine.on_debug(|text, _, pos| tracing::debug!(target: "script", "{pos:?}: {text}"));
@@ -63,6 +64,18 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
     api_train::register(&mut engine, &session);
     api_tensor::register(&mut engine, &session);
     api_steps::register(&mut engine, &session);
+    engine
+}
+
+/// Expression nesting allowed in scripts. Rhai's defaults are halved in debug builds (16
+/// inside functions): too shallow for `f(#{ a: enc.encode(b.x) })` within a helper
+/// function, and debug and release builds must accept the same scripts.
+pub const MAX_EXPR_DEPTHS: (usize, usize) = (128, 64);
+
+/// An engine for syntax checks only (no API bound), with the run engine's limits.
+pub fn syntax_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_expr_depths(MAX_EXPR_DEPTHS.0, MAX_EXPR_DEPTHS.1);
     engine
 }
 
