@@ -119,6 +119,20 @@ fn mismatched_fingerprint_is_refused_with_a_field_diff() {
 }
 
 #[test]
+fn a_plugin_built_against_other_plugin_api_sources_is_refused() {
+    // Same versions everywhere, but the plugin API's sources (trait and struct layouts) differ.
+    let lib = std::fs::read(plexus_tests::plugin_lib("samplers")).unwrap();
+    let at = lib.windows(4).position(|w| w == b";api").expect("api hash in the fingerprint") + 5;
+    let host_hash = String::from_utf8(lib[at..at + 16].to_vec()).unwrap();
+    let other = if host_hash.starts_with('0') { "1" } else { "0" };
+    let dir = patched_copy("samplers", format!("api={}", &host_hash[..1]).as_bytes(), format!("api={other}").as_bytes());
+    let registry = registry_from(dir.path());
+    assert!(registry.plugins.is_empty());
+    let reason = &registry.refused[0].reason;
+    assert!(reason.contains("api") && reason.contains(&format!("host: {host_hash}")) && reason.contains("plugin API changed"), "{reason}");
+}
+
+#[test]
 fn a_panicking_plugin_yields_an_error_and_the_host_keeps_running() {
     let registry = registry_from(&target_dir());
     let vs = nn::VarStore::new(Device::Cpu);

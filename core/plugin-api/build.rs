@@ -14,11 +14,40 @@ fn main() {
     println!("cargo:rustc-env=PLEXUS_RUSTC_VERSION={version}");
     println!("cargo:rustc-env=PLEXUS_TARGET={}", std::env::var("TARGET").unwrap());
     println!("cargo:rustc-env=PLEXUS_TORCH_VERSION={}", torch_version());
+    println!("cargo:rustc-env=PLEXUS_API_HASH={:016x}", api_hash(Path::new("src")));
+    println!("cargo:rerun-if-changed=src");
     // rpath for this crate's own test binaries (as build/rpath.rs does elsewhere).
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     }
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+}
+
+/// FNV-1a over every source file of this crate (sorted relative paths and contents): the
+/// traits and structs that cross the plugin boundary can change layout without a version
+/// bump, and a plugin built against other sources must then be refused, not loaded.
+fn api_hash(src: &Path) -> u64 {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(src, &mut all);
+    all.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for path in all {
+        let bytes = path.to_string_lossy().into_owned().into_bytes().into_iter().chain(std::fs::read(&path).unwrap_or_default());
+        for b in bytes {
+            hash = (hash ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 /// Reads `torch/version.py` next to the libtorch `lib` folder torch-sys linked against.

@@ -27,6 +27,8 @@ pub const FINGERPRINT_CSTR: &str = concat!(
     env!("PLEXUS_TORCH_VERSION"),
     ";target=",
     env!("PLEXUS_TARGET"),
+    ";api=",
+    env!("PLEXUS_API_HASH"),
     "\0"
 );
 
@@ -176,6 +178,7 @@ fn field_hint(field: &str, host: &str) -> Option<String> {
         "plexus-plugin" | "tch" => format!("depend on plexus-plugin ={} (it pins tch)", env!("CARGO_PKG_VERSION")),
         "torch" => format!("set LIBTORCH to a libtorch {host} (the host's; see the plugin's .cargo/config.toml)"),
         "target" => format!("build for target {host}"),
+        "api" => "rebuild it against the host's plexus-plugin sources: the plugin API changed since it was built".to_string(),
         _ => return None,
     })
 }
@@ -254,7 +257,7 @@ mod tests {
     fn current_fingerprint_names_every_field() {
         let fp = Fingerprint::current();
         let keys: Vec<&str> = fp.fields.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["rustc", "plexus-plugin", "tch", "torch", "target"]);
+        assert_eq!(keys, ["rustc", "plexus-plugin", "tch", "torch", "target", "api"]);
         assert!(fp.fields.iter().all(|(_, v)| !v.is_empty() && v != "unknown"), "{fp}");
     }
 
