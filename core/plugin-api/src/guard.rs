@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::Tensor;
 
 use crate::{
-    Encoder, Error, Fusion, Kind, Loss, LossOutput, Masking, MaskingContext, Metric, Modality, ModalityFeatures, Presence, Result,
+    Encoder, Error, Fusion, Kind, Loss, LossOutput, Masking, MaskingContext, Metric, Modality, ModalityFeatures, Module, Presence, Result,
     Sampler, SamplerContext, Scores, TensorMap, Tokenizer,
 };
 
@@ -135,6 +135,20 @@ impl<T: Sampler> Sampler for Guarded<T> {
 impl<T: Masking> Masking for Guarded<T> {
     fn mask(&self, ctx: &MaskingContext, presence: &Presence) -> Result<Presence> {
         call(&self.who, "mask", || self.inner.mask(ctx, presence))
+    }
+}
+
+impl<T: Module> Module for Guarded<T> {
+    fn forward(&self, inputs: &TensorMap, train: bool) -> Result<TensorMap> {
+        call(&self.who, "forward", || self.inner.forward(inputs, train))
+    }
+    /// A panic here must not cross the boundary either; the kit then sees no inputs
+    /// and reports the module as not fully checked.
+    fn example_inputs(&self) -> Option<TensorMap> {
+        call(&self.who, "example_inputs", || Ok(self.inner.example_inputs())).unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            None
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Everything a plexus plugin author depends on, and nothing else:
 //! - the component traits ([`Encoder`], [`Fusion`], [`Loss`], [`Sampler`], [`Metric`],
-//!   [`Tokenizer`], [`Masking`]) and the data they exchange ([`Modality`], [`Batch`], [`TensorMap`]);
+//!   [`Tokenizer`], [`Masking`], [`Module`]) and the data they exchange ([`Modality`], [`Batch`], [`TensorMap`]);
 //! - typed configuration ([`Hparams`], [`Config`]);
 //! - the [`Registrar`] a plugin fills in, and the [`export_plugin!`] macro that emits the
 //!   declaration the host loads, stamped with an ABI [`abi::Fingerprint`].
@@ -67,6 +67,7 @@ mod guard;
 mod hparams;
 mod masking;
 mod modality;
+mod module;
 mod registrar;
 pub mod suggest;
 mod tensors;
@@ -76,6 +77,7 @@ pub use masking::{Masking, MaskingContext, Presence};
 pub use error::{Error, Result};
 pub use hparams::{Config, Hparams};
 pub use modality::{Batch, Modality, ModalityBatch, ModalityFeatures};
+pub use module::Module;
 pub use registrar::{ComponentInfo, Factory, Kind, Registrar};
 pub use tensors::TensorMap;
 

@@ -4,7 +4,7 @@ use tch::nn;
 
 use crate::guard::{self, Guarded, GuardedEncoder, GuardedFusion, GuardedTokenizer, Who};
 use crate::hparams::defaults_of;
-use crate::{Config, Encoder, Fusion, Hparams, Loss, Masking, Metric, Result, Sampler, Tokenizer};
+use crate::{Config, Encoder, Fusion, Hparams, Loss, Masking, Metric, Module, Result, Sampler, Tokenizer};
 
 /// The kinds of component a plugin can register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -16,10 +16,12 @@ pub enum Kind {
     Metric,
     Tokenizer,
     Masking,
+    Module,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [Kind::Encoder, Kind::Fusion, Kind::Loss, Kind::Sampler, Kind::Metric, Kind::Tokenizer, Kind::Masking];
+    pub const ALL: [Kind; 8] =
+        [Kind::Encoder, Kind::Fusion, Kind::Loss, Kind::Sampler, Kind::Metric, Kind::Tokenizer, Kind::Masking, Kind::Module];
     pub fn name(self) -> &'static str {
         match self {
             Kind::Encoder => "encoder",
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Metric => "metric",
             Kind::Tokenizer => "tokenizer",
             Kind::Masking => "masking",
+            Kind::Module => "module",
         }
     }
 }
@@ -60,6 +63,7 @@ pub enum Factory {
     Metric(Build<dyn Metric>),
     Tokenizer(Build<dyn Tokenizer>),
     Masking(Build<dyn Masking>),
+    Module(Build<dyn Module>),
 }
 
 /// Collects a plugin's components. Created by the host, filled by the plugin's
@@ -144,5 +148,9 @@ impl Registrar {
     registration!(
         /// Registers a [`Masking`] schedule (the path is unused).
         masking, Masking, Guarded, Masking
+    );
+    registration!(
+        /// Registers a generic [`Module`] (named tensors in, named tensors out).
+        module, Module, Guarded, Module
     );
 }

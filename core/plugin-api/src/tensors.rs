@@ -35,4 +35,14 @@ impl TensorMap {
     pub fn names(&self) -> Vec<String> {
         self.map.keys().cloned().collect()
     }
+    /// `(name, tensor)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v))
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
 }

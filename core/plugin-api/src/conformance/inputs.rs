@@ -137,7 +137,8 @@ pub fn evaluation_inputs(n: i64, classes: i64, templates: i64, dim: i64) -> Tens
 /// - loss: the first of [`loss_input_sets`] it accepts (skipped when it accepts none);
 /// - metric: [`evaluation_inputs`] with 12 images, 6 classes, 2 prompts (skipped when it
 ///   needs an input the host does not pass);
-/// - sampler, masking: no inputs needed; tokenizer: fitted on a few captions.
+/// - sampler, masking: no inputs needed; tokenizer: fitted on a few captions;
+/// - module: its own [`crate::Module::example_inputs`] (skipped when it declares none).
 pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
     let mut r = Report::new(info.kind, &info.name);
     let vs = nn::VarStore::new(Device::Cpu);
@@ -202,6 +203,13 @@ pub fn check_component(info: &ComponentInfo, factory: &Factory) -> Report {
         Factory::Masking(f) => {
             let masking = build!(f);
             merged(super::masking::masking(&info.name, masking.as_ref()))
+        }
+        Factory::Module(f) => {
+            let module = build!(f);
+            match module.example_inputs() {
+                Some(inputs) => merged(super::module::module(&info.name, module.as_ref(), &inputs)),
+                None => r.skip("it declares no example inputs (Module::example_inputs)"),
+            }
         }
         Factory::Tokenizer(f) => {
             let mut tok = build!(f);

@@ -5,7 +5,8 @@
 //! - [`check_declaration`] / [`check_register`]: register a whole plugin and check every
 //!   component with its **default config**, deriving inputs where it can (see
 //!   [`check_component`]). This is exactly what `plexus plugins --check DIR` does.
-//! - [`encoder`], [`fusion`], [`loss`], [`sampler`], [`metric`], [`tokenizer`], [`masking`]: check one
+//! - [`encoder`], [`fusion`], [`loss`], [`sampler`], [`metric`], [`tokenizer`], [`masking`],
+//!   [`module()`]: check one
 //!   component on inputs you choose, e.g. with a small config.
 //!
 //! Each returns a [`Report`]; call [`Report::assert_ok`] in a `#[test]`.
@@ -17,6 +18,7 @@
 mod checks;
 mod inputs;
 mod masking;
+mod module;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use checks::{encoder, fusion, loss, metric, sampler, tokenizer};
 pub use inputs::{check_component, evaluation_inputs, example_input, loss_input_sets, training_inputs};
 pub use masking::masking;
+pub use module::module;
 
 use crate::abi::{self, Fingerprint, PluginDeclaration};
 use crate::{ComponentInfo, Error, Factory, Kind, Registrar, Result};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plexus_plugin::tch::nn;
-use plexus_plugin::{suggest, ComponentInfo, Encoder, Factory, Fusion, Hparams, Kind, Loss, Masking, Metric, Sampler, Tokenizer};
+use plexus_plugin::{suggest, ComponentInfo, Encoder, Factory, Fusion, Hparams, Kind, Loss, Masking, Metric, Module, Sampler, Tokenizer};
 
 use crate::error::{Error, Result};
 
@@ -124,6 +124,13 @@ impl Registry {
     pub fn masking(&self, name: &str, path: &nn::Path, hp: &Hparams) -> Result<Box<dyn Masking>> {
         match self.factory(Kind::Masking, name)? {
             Factory::Masking(f) => Ok(f(path, hp)?),
+            _ => unreachable!("factories are keyed by kind"),
+        }
+    }
+
+    pub fn module(&self, name: &str, path: &nn::Path, hp: &Hparams) -> Result<Box<dyn Module>> {
+        match self.factory(Kind::Module, name)? {
+            Factory::Module(f) => Ok(f(path, hp)?),
             _ => unreachable!("factories are keyed by kind"),
         }
     }

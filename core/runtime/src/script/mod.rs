@@ -7,6 +7,7 @@ mod api_config;
 mod api_data;
 mod api_log;
 mod api_manifest;
+mod api_module;
 mod api_steps;
 mod api_tensor;
 mod api_train;
@@ -64,6 +65,7 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
     api_train::register(&mut engine, &session);
     api_tensor::register(&mut engine, &session);
     api_steps::register(&mut engine, &session);
+    api_module::register(&mut engine, &session);
     engine
 }
 
