@@ -1,5 +1,5 @@
-//! Generic modules in scripts: `module("causal_lm", cfg[, scope])` builds one by registry
-//! name; `m.forward(#{tokens: t, prefix: p})` → a map of output tensors. Input values may
+//! Generic modules in scripts: `build_module("causal_lm", cfg[, scope])` builds one by
+//! registry name (not `module(..)`: Rhai reserves that keyword); `m.forward(#{tokens: t, prefix: p})` → a map of output tensors. Input values may
 //! be tensors, numbers (scalar tensors: ints → i64, floats → f32) or rectangular nested
 //! arrays (ints → i64, otherwise f32), so token ids can be written inline:
 //! `lm.forward(#{tokens: [[5, 6, 7]], max_new_tokens: 3})`. Also `x.long()` (→ i64) and
@@ -74,7 +74,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine.register_type_with_name::<ModuleHandle>("Module");
     let s = session.clone();
     let build = move |component: &str, cfg: Dynamic, scope: Option<&str>| -> RhaiResult<ModuleHandle> {
-        let hp = hparams_of(&cfg, &format!("module `{component}`"))?;
+        let hp = hparams_of(&cfg, &format!("build_module `{component}`"))?;
         let mut session = s.borrow_mut();
         let scope = session.param_scope(component, scope);
         let path = session.vs.root() / scope.as_str();
@@ -87,8 +87,8 @@ pub fn register(engine: &mut Engine, session: &Shared) {
         Ok(ModuleHandle(Rc::new(built)))
     };
     let b = build.clone();
-    engine.register_fn("module", move |component: &str, cfg: Dynamic| b(component, cfg, None));
-    engine.register_fn("module", move |component: &str, cfg: Dynamic, scope: &str| build(component, cfg, Some(scope)));
+    engine.register_fn("build_module", move |component: &str, cfg: Dynamic| b(component, cfg, None));
+    engine.register_fn("build_module", move |component: &str, cfg: Dynamic, scope: &str| build(component, cfg, Some(scope)));
 
     let s = session.clone();
     engine
