@@ -62,6 +62,14 @@ pub fn scores_to_map(scores: Vec<(String, f64)>) -> Map {
     scores.into_iter().map(|(k, v)| (k.into(), Dynamic::from_float(v))).collect()
 }
 
+/// The metrics list of an `evaluate(model, data, [metrics])` call.
+pub fn metric_handles(metrics: Array) -> RhaiResult<Vec<MetricHandle>> {
+    metrics
+        .into_iter()
+        .map(|m| m.try_cast::<MetricHandle>().ok_or_else(|| rt("evaluate: every element of the list must be a metric(...)")))
+        .collect()
+}
+
 pub fn register(engine: &mut Engine, session: &Shared) {
     engine
         .register_type_with_name::<DatasetHandle>("Dataset")
@@ -103,10 +111,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine.register_fn(
         "evaluate",
         move |ctx: NativeCallContext, model: ModelHandle, data: DatasetHandle, metrics: Array| -> RhaiResult<Map> {
-            let handles: Vec<MetricHandle> = metrics
-                .into_iter()
-                .map(|m| m.try_cast::<MetricHandle>().ok_or_else(|| rt("evaluate: every element of the list must be a metric(...)")))
-                .collect::<RhaiResult<_>>()?;
+            let handles = metric_handles(metrics)?;
             let refs: Vec<&dyn Metric> = handles.iter().map(|h| h.0.as_ref().as_ref()).collect();
             let raw = crate::eval::evaluate(&model.0, &data.0, &refs, 1000).map_err(rt)?;
             let protocol = crate::eval::protocol(&data.0);

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::api_config::hparams_of;
-use super::api_data::scores_to_map;
+use super::api_data::{metric_handles, scores_to_map};
 use super::convert::{rt, RhaiResult};
-use super::handles::{MetricHandle, ModelHandle, TokenizerHandle};
+use super::handles::{ModelHandle, TokenizerHandle};
 use super::Shared;
 use crate::data::{AudioConfig, ImageConfig, Loader, LoaderConfig, Manifest, OnError, Skipped};
 use crate::model::DualEncoder;
@@ -200,10 +200,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine.register_fn(
         "evaluate",
         move |ctx: NativeCallContext, model: ModelHandle, data: ManifestHandle, metrics: Array| -> RhaiResult<Map> {
-            let handles: Vec<MetricHandle> = metrics
-                .into_iter()
-                .map(|m| m.try_cast::<MetricHandle>().ok_or_else(|| rt("evaluate: every element of the list must be a metric(...)")))
-                .collect::<RhaiResult<_>>()?;
+            let handles = metric_handles(metrics)?;
             let inputs = embed_pairs(&model.0, &data.0).map_err(rt)?;
             report_skipped(&s, &data.0);
             let mut raw = Vec::new();
