@@ -112,7 +112,7 @@ fn a_scaffolded_plugin_builds_out_of_tree_loads_trains_and_is_checked() {
 #[test]
 fn plugins_check_reports_fingerprints_and_conformance_per_component() {
     let dir = tempfile::tempdir().unwrap();
-    for lib in ["samplers", "losses", "text", "fusions"] {
+    for lib in ["samplers", "losses", "text", "fusions", "generative"] {
         let src = plexus_tests::plugin_lib(lib);
         std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
     }
@@ -121,7 +121,7 @@ fn plugins_check_reports_fingerprints_and_conformance_per_component() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true, "{report}");
     let plugins = report["plugins"].as_array().unwrap();
-    assert_eq!(plugins.len(), 4, "{report}");
+    assert_eq!(plugins.len(), 5, "{report}");
     for p in plugins {
         assert!(p["fingerprint"].as_str().unwrap().contains("plexus-plugin=0.1.0"), "{p}");
         for c in p["components"].as_array().unwrap() {
@@ -146,6 +146,8 @@ fn plugins_check_reports_fingerprints_and_conformance_per_component() {
         "cross_attention",
         "multimodal_transformer",
         "fused_classification",
+        "mlp_projector",
+        "causal_lm",
     ] {
         assert!(names.contains(&name), "{name} not checked: {names:?}");
     }
