@@ -83,5 +83,12 @@ if [ ! -d "$site/torchaudio-$torchaudio_version.dist-info" ]; then
   echo "installing torchaudio==$torchaudio_version into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "torchaudio==$torchaudio_version"
 fi
+# Pillow: open_clip's image preprocessing (torchvision transforms on PIL images) is the
+# reference for `plexus embed --images` (tests/embed_cli.rs). --no-deps: it has none.
+pillow_version=13.0.0
+if [ ! -d "$site/pillow-$pillow_version.dist-info" ]; then
+  echo "installing pillow==$pillow_version into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "pillow==$pillow_version"
+fi
 ln -sfn "$site/torch" "$venv/torch"
 test -f "$venv/torch/lib/libtorch_cpu.so" || { echo "libtorch_cpu.so missing under $venv/torch/lib" >&2; exit 1; }

@@ -38,6 +38,8 @@ enum Command {
     Data(cli::data::Args),
     /// Run an ablation sweep (every variant x seed as its own run, resumable) and report statistics.
     Ablate(cli::ablate::Args),
+    /// open_clip-compatible image/text embeddings from an open_clip config and state dict.
+    Embed(cli::embed::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +55,6 @@ fn main() -> ExitCode {
         Command::Score(args) => cli::score::main(args),
         Command::Ablate(args) => cli::ablate::main(args, cli.plugin_dirs),
         Command::Data(args) => cli::data::main(args),
+        Command::Embed(args) => cli::embed::main(args, cli.plugin_dirs),
     }
 }

@@ -3,6 +3,7 @@ pub mod ablate;
 pub mod analyze;
 pub mod check;
 pub mod data;
+pub mod embed;
 pub mod new_plugin;
 pub mod plugins;
 pub mod run;
