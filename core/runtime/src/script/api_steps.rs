@@ -23,7 +23,7 @@ use super::api_config::hparams_of;
 use super::api_manifest::ManifestHandle;
 use super::api_tensor::{TensorValue, TRAINING};
 use super::convert::{rt, RhaiResult};
-use super::handles::MaskingHandle;
+use super::handles::{MaskingHandle, TokenizerHandle};
 use super::Shared;
 use crate::data::{EpochIter, LoadedBatch};
 use crate::optim::Optimizer;
@@ -194,6 +194,31 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     let s = session.clone();
     engine.register_fn("protocol", move |metric: &str, description: &str| {
         s.borrow_mut().protocols.insert(metric.to_string(), description.to_string());
+    });
+
+    // `tok.fit([data, ..], ["caption", "question", "answer"])`: a vocabulary over those text
+    // fields of every example of several manifests, without decoding any file (the texts
+    // stay in Rust: a Rhai array of them would exceed the sandbox's string limits).
+    engine.register_fn("fit", |t: &mut TokenizerHandle, datasets: Array, fields: Array| -> RhaiResult<()> {
+        let mut corpus = Vec::new();
+        for d in datasets {
+            let d = d.try_cast::<ManifestHandle>().ok_or_else(|| rt("fit: the first list must hold manifest datasets"))?;
+            let loader = &d.0.loader;
+            for r in (0..loader.len()).filter_map(|i| loader.record(i)) {
+                for f in &fields {
+                    match f.to_string().as_str() {
+                        "caption" => corpus.extend(r.captions.iter().cloned()),
+                        "question" => corpus.extend(r.question.clone()),
+                        "answer" => corpus.extend(r.answer.clone()),
+                        other => return Err(rt(format!("fit: unknown text field `{other}` (caption, question or answer)"))),
+                    }
+                }
+            }
+        }
+        if corpus.is_empty() {
+            return Err(rt("fit: the datasets have no text in those fields"));
+        }
+        t.0.borrow_mut().fit(&corpus).map_err(rt)
     });
 
     // Accuracy of `[B, C]` logits against `[B]` labels, as a number.

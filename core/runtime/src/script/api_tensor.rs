@@ -4,7 +4,8 @@
 //! runs a whole batched libtorch op, so Rhai's ~1 µs per call stays negligible.
 //!
 //! `x.shape`, `x.item()`, `x.mean()`, `x.sum()`, `x.detach()`, `x.argmax(dim)`, `x.zeros_like()`, `x.ones_like()`,
-//! `x.softmax(dim)`, `x.log_softmax(dim)`, `x.matmul(y)`, `x.t()`, `x.reshape([..])`, `x.eq(y)`, `x.float()`,
+//! `x.softmax(dim)`, `x.log_softmax(dim)`, `x.matmul(y)`, `x.t()`, `x.reshape([..])`,
+//! `x.select(dim, i)`, `x.narrow(dim, start, len)`, `x.eq(y)`, `x.float()`,
 //! `+ - * /` between tensors and with numbers, `tensor([..])`, `cat([..], dim)`,
 //! `cross_entropy(logits, targets)`; `enc.encode(x)`, `tok.encode(texts)`,
 //! `loss.compute(#{..})` → `#{loss, ..logs}`, `metric.compute(#{..})` → `#{score: number, ..}`, `fusion.fuse(#{image: x, ..}, #{image: mask, ..})`,
@@ -89,6 +90,8 @@ pub fn register(engine: &mut Engine, session: &Shared) {
             let dims: Vec<i64> = dims.iter().map(|d| d.as_int()).collect::<Result<_, _>>().map_err(|k| rt(format!("reshape: dimensions must be integers, found {k}")))?;
             guarded("reshape", || t.0.f_reshape(dims.as_slice()).map(TensorValue))
         })
+        .register_fn("select", |t: &mut TensorValue, dim: i64, index: i64| guarded("select", || t.0.f_select(dim, index).map(TensorValue)))
+        .register_fn("narrow", |t: &mut TensorValue, dim: i64, start: i64, len: i64| guarded("narrow", || t.0.f_narrow(dim, start, len).map(TensorValue)))
         .register_fn("t", |t: &mut TensorValue| guarded("t", || t.0.f_transpose(-2, -1).map(TensorValue)))
         .register_fn("argmax", |t: &mut TensorValue, dim: i64| guarded("argmax", || t.0.f_argmax(dim, false).map(TensorValue)))
         .register_fn("softmax", |t: &mut TensorValue, dim: i64| guarded("softmax", || t.0.f_softmax(dim, Kind::Float).map(TensorValue)))
