@@ -16,6 +16,8 @@ pub struct Layout {
     pub image: Option<[usize; 3]>,
     /// `[n_mels, frames]` when any example has audio.
     pub audio: Option<[usize; 2]>,
+    /// `[T, C, H, W]` when any example has a video.
+    pub video: Option<[usize; 4]>,
     /// Whether any example has a label.
     pub labels: bool,
 }
@@ -23,7 +25,8 @@ pub struct Layout {
 /// A batch as the loader yields it.
 #[derive(Debug)]
 pub struct LoadedBatch {
-    /// `modalities`: image `[B, C, H, W]` f32 and audio `[B, n_mels, frames]` f32, each with
+    /// `modalities`: image `[B, C, H, W]` f32, audio `[B, n_mels, frames]` f32 and video
+    /// `[B, T, C, H, W]` f32, each with
     /// its `[B]` presence mask. `labels`: `[B]` i64 (0 where absent, see `label_present`),
     /// only when the dataset has labels. `indices`: `[B]` i64 dataset positions.
     pub batch: Batch,
@@ -60,6 +63,9 @@ pub fn collate(examples: &[Decoded], layout: &Layout) -> Result<LoadedBatch> {
     }
     if let Some(shape) = layout.audio {
         batch.modalities.insert(Modality::Audio, stack(examples, &shape, |e| e.audio.as_deref(), "audio")?);
+    }
+    if let Some(shape) = layout.video {
+        batch.modalities.insert(Modality::Video, stack(examples, &shape, |e| e.video.as_deref(), "video")?);
     }
     let indices: Vec<usize> = examples.iter().map(|e| e.index).collect();
     batch.indices = Some(Tensor::from_slice(&indices.iter().map(|&i| i as i64).collect::<Vec<_>>()));

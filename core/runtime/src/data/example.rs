@@ -16,8 +16,7 @@ pub struct Record {
     pub id: String,
     pub image: Option<PathBuf>,
     pub audio: Option<PathBuf>,
-    /// Kept so that manifests with video validate and round-trip; decoding video is not
-    /// part of this layer yet (see the data-layer notes in `data/mod.rs`).
+    /// Decoded by ffmpeg into frames at the dataset's `video.fps` (see `data/video.rs`).
     pub video: Option<PathBuf>,
     /// Every caption of the example; a loader picks one per epoch.
     pub captions: Vec<String>,
@@ -66,6 +65,8 @@ pub struct Decoded {
     pub image: Option<Vec<f32>>,
     /// `[n_mels * frames]` log-mel values, mel-major.
     pub audio: Option<Vec<f32>>,
+    /// `[T * C * H * W]` normalised frames, frame-major.
+    pub video: Option<Vec<f32>>,
     /// The caption chosen for this epoch.
     pub caption: Option<String>,
     pub label: Option<i64>,
@@ -75,6 +76,6 @@ pub struct Decoded {
 
 impl Decoded {
     pub fn empty(index: usize) -> Self {
-        Self { index, image: None, audio: None, caption: None, label: None, question: None, answer: None }
+        Self { index, image: None, audio: None, video: None, caption: None, label: None, question: None, answer: None }
     }
 }

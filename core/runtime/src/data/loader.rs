@@ -22,6 +22,7 @@ use super::collate::{collate, Layout, LoadedBatch};
 use super::example::{Decoded, Record};
 use super::image_file::ImageConfig;
 use super::manifest::Manifest;
+use super::video::VideoConfig;
 use crate::error::{Error, Result};
 
 /// What to do with an example whose file cannot be decoded.
@@ -53,6 +54,7 @@ pub struct LoaderConfig {
     pub on_error: OnError,
     pub image: ImageConfig,
     pub audio: AudioConfig,
+    pub video: VideoConfig,
 }
 
 impl Default for LoaderConfig {
@@ -67,6 +69,7 @@ impl Default for LoaderConfig {
             on_error: OnError::Fail,
             image: ImageConfig::default(),
             audio: AudioConfig::default(),
+            video: VideoConfig::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ pub struct Skipped {
 struct Decoder {
     image: ImageConfig,
     mel: Option<LogMel>,
+    video: Option<VideoConfig>,
     augment: bool,
     seed: u64,
 }
@@ -104,6 +108,9 @@ impl Decoder {
         }
         if let (Some(path), Some(mel)) = (&r.audio, &self.mel) {
             d.audio = Some(mel.load(path).map_err(|e| (path.display().to_string(), e.to_string()))?);
+        }
+        if let (Some(path), Some(video)) = (&r.video, &self.video) {
+            d.video = Some(video.load(path).map_err(|e| (path.display().to_string(), e.to_string()))?);
         }
         d.label = r.label;
         d.question = r.question.clone();
@@ -131,13 +138,19 @@ impl Loader {
         cfg.image.validate()?;
         let modalities = manifest.modalities();
         let has_audio = modalities.contains(&Modality::Audio);
+        let has_video = modalities.contains(&Modality::Video);
+        if has_video {
+            cfg.video.validate()?;
+        }
         let layout = Layout {
             image: modalities.contains(&Modality::Image).then(|| cfg.image.shape()),
             audio: has_audio.then_some([cfg.audio.n_mels, cfg.audio.frames]),
+            video: has_video.then(|| cfg.video.shape()),
             labels: manifest.records.iter().any(|r| r.label.is_some()),
         };
         let mel = if has_audio { Some(LogMel::new(&cfg.audio)?) } else { None };
-        let decoder = Decoder { image: cfg.image.clone(), mel, augment: cfg.augment, seed };
+        let video = has_video.then(|| cfg.video.clone());
+        let decoder = Decoder { image: cfg.image.clone(), mel, video, augment: cfg.augment, seed };
         Ok(Self {
             name,
             records: Arc::new(manifest.records.clone()),

@@ -6,8 +6,8 @@
 //! The general data layer reads JSONL manifests ([`Manifest`]) whose examples carry any
 //! subset of image, captions, audio, video, label and question/answer, and decodes them
 //! in parallel worker threads ([`Loader`]) into [`LoadedBatch`]es with a presence mask
-//! per modality (absent rows are zeros with `present = false`). Video paths are
-//! validated and kept but not decoded yet.
+//! per modality (absent rows are zeros with `present = false`). Videos are decoded by
+//! ffmpeg into frames at a fixed rate ([`VideoConfig`]).
 mod audio;
 mod collate;
 mod example;
@@ -16,6 +16,7 @@ mod idx;
 mod image_file;
 mod loader;
 mod manifest;
+mod video;
 
 pub use audio::{read_wav, AudioConfig, LogMel, LOG_OFFSET};
 pub use collate::{collate, Layout, LoadedBatch};
@@ -25,6 +26,7 @@ pub use idx::{read_idx, IdxArray};
 pub use image_file::ImageConfig;
 pub use loader::{example_seed, EpochIter, Loader, LoaderConfig, OnError, Skipped};
 pub use manifest::Manifest;
+pub use video::VideoConfig;
 
 use tch::Tensor;
 

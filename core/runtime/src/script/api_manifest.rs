@@ -15,7 +15,7 @@ use super::api_data::{metric_handles, scores_to_map};
 use super::convert::{rt, RhaiResult};
 use super::handles::{ModelHandle, TokenizerHandle};
 use super::Shared;
-use crate::data::{AudioConfig, ImageConfig, Loader, LoaderConfig, Manifest, OnError, Skipped};
+use crate::data::{AudioConfig, ImageConfig, VideoConfig, Loader, LoaderConfig, Manifest, OnError, Skipped};
 use crate::model::DualEncoder;
 
 /// `dataset("manifest", cfg)` settings.
@@ -38,6 +38,7 @@ struct ManifestConfig {
     on_error: OnError,
     image: ImageConfig,
     audio: AudioConfig,
+    video: VideoConfig,
 }
 
 impl Default for ManifestConfig {
@@ -53,6 +54,7 @@ impl Default for ManifestConfig {
             on_error: l.on_error,
             image: l.image,
             audio: l.audio,
+            video: l.video,
         }
     }
 }
@@ -88,6 +90,7 @@ pub fn load(cfg: &Dynamic, cap: Option<usize>, seed: u64) -> RhaiResult<Manifest
         on_error: c.on_error,
         image: c.image,
         audio: c.audio,
+        video: c.video,
         ..LoaderConfig::default()
     };
     let loader = Loader::new(&manifest, loader_cfg.clone(), seed).map_err(rt)?;
