@@ -41,6 +41,8 @@ test: setup
 # them into bench/results.json). Sizes: CANDS IMAGES DIM.
 bench-metrics: setup
 	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin metrics_bench -- 5000 2000 256
+	@echo "loader throughput (examples/s per format and worker count):"
+	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin loader_throughput -- 512
 
 # Benchmarks (issue 8): each comparison interleaved with its baseline on this machine, now.
 # Prints one table and merges {name: {plexus, baseline, ratio, unit}} into bench/results.json.
