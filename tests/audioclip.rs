@@ -1,9 +1,7 @@
 //! AudioCLIP (scripts/audioclip.rhai) on a tiny av-digits config learns: zero-shot audio
 //! digit classification against the ten digit words, and same-digit audio→image retrieval,
 //! both well above chance (0.1: ten balanced classes).
-mod support;
-
-use support::{plexus, read_json, root, stdout_stderr};
+use plexus_tests::{plexus, read_json, root, stdout_stderr};
 
 #[test]
 fn tiny_audioclip_learns_well_above_chance() {

@@ -2,12 +2,10 @@
 //! large downloads (fashion-mnist is fetched by `make setup` itself; `videos` pulls a
 //! 95 MB Debian package) is built into a temp folder, its manifests are checked against
 //! the files, a second fetch only verifies, and a tampered file is detected and rebuilt.
-mod support;
-
 use std::path::Path;
 
 use serde_json::Value;
-use support::{plexus, root, stdout_stderr};
+use plexus_tests::{plexus, root, stdout_stderr};
 
 fn manifest(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

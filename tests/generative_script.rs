@@ -2,9 +2,7 @@
 //! "image" features to a prefix, a `causal_lm` conditioned on it is trained with
 //! `loss("lm_cross_entropy")` and `opt.step` to memorise three sequences that share their
 //! first token (only the prefix tells them apart), then generates them greedily.
-mod support;
-
-use support::{plexus, read_json, stdout_stderr};
+use plexus_tests::{plexus, read_json, stdout_stderr};
 
 const SCRIPT: &str = r#"
 let proj = build_module("mlp_projector", #{ in_dim: 4, out_dim: 32 }, "projector");

@@ -1,9 +1,7 @@
 //! LLaVA-style VQA (scripts/llava.rhai) on a tiny easy-VQA config learns: test accuracy of
 //! the generated answer token well above always answering the most frequent answer ("yes",
 //! 0.37 of the first 1,000 test questions).
-mod support;
-
-use support::{plexus, read_json, root, stdout_stderr};
+use plexus_tests::{plexus, read_json, root, stdout_stderr};
 
 #[test]
 fn tiny_llava_answers_well_above_the_majority_answer() {

@@ -1,9 +1,7 @@
 //! Script-driven training loops (`optimizer`, `opt.step`, tensors, `linear`, `no_grad`):
 //! a linear regression written in Rhai converges, and misuse is a script error with the
 //! line, not a crash.
-mod support;
-
-use support::{plexus, read_json, stdout_stderr};
+use plexus_tests::{plexus, read_json, stdout_stderr};
 
 fn run_script(script: &str) -> (std::process::Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
