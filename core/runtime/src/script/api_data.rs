@@ -62,6 +62,18 @@ pub fn scores_to_map(scores: Vec<(String, f64)>) -> Map {
     scores.into_iter().map(|(k, v)| (k.into(), Dynamic::from_float(v))).collect()
 }
 
+/// The end of every `evaluate` overload: records each score's protocol for the summary,
+/// then calls the `on_eval` hooks with the scores and the split.
+pub fn finish_evaluation(s: &Shared, ctx: &NativeCallContext, raw: Vec<(String, f64)>, protocol: &str, split: &str) -> RhaiResult<Map> {
+    s.borrow_mut().protocols.extend(raw.iter().map(|(k, _)| (k.clone(), protocol.to_string())));
+    let scores = scores_to_map(raw);
+    let hooks = s.borrow().eval_hooks.clone();
+    for hook in hooks {
+        let _ = hook.call_within_context::<Dynamic>(ctx, (scores.clone(), split.to_string()))?;
+    }
+    Ok(scores)
+}
+
 /// The metrics list of an `evaluate(model, data, [metrics])` call.
 pub fn metric_handles(metrics: Array) -> RhaiResult<Vec<MetricHandle>> {
     metrics
@@ -115,13 +127,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
             let refs: Vec<&dyn Metric> = handles.iter().map(|h| h.0.as_ref().as_ref()).collect();
             let raw = crate::eval::evaluate(&model.0, &data.0, &refs, 1000).map_err(rt)?;
             let protocol = crate::eval::protocol(&data.0);
-            s.borrow_mut().protocols.extend(raw.iter().map(|(k, _)| (k.clone(), protocol.clone())));
-            let scores = scores_to_map(raw);
-            let hooks = s.borrow().eval_hooks.clone();
-            for hook in hooks {
-                let _ = hook.call_within_context::<Dynamic>(&ctx, (scores.clone(), data.0.split.clone()))?;
-            }
-            Ok(scores)
+            finish_evaluation(&s, &ctx, raw, &protocol, &data.0.split)
         },
     );
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::api_config::hparams_of;
-use super::api_data::{metric_handles, scores_to_map};
+use super::api_data::{finish_evaluation, metric_handles};
 use super::convert::{rt, RhaiResult};
 use super::handles::{ModelHandle, TokenizerHandle};
 use super::Shared;
@@ -217,13 +217,7 @@ pub fn register(engine: &mut Engine, session: &Shared) {
                 data.0.split,
                 inputs.get("image_embeds").map_err(rt)?.size()[0]
             );
-            s.borrow_mut().protocols.extend(raw.iter().map(|(k, _)| (k.clone(), protocol.clone())));
-            let scores = scores_to_map(raw);
-            let hooks = s.borrow().eval_hooks.clone();
-            for hook in hooks {
-                let _ = hook.call_within_context::<Dynamic>(&ctx, (scores.clone(), data.0.split.clone()))?;
-            }
-            Ok(scores)
+            finish_evaluation(&s, &ctx, raw, &protocol, &data.0.split)
         },
     );
 }
