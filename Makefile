@@ -30,7 +30,15 @@ data: venv apt
 build: venv
 	$(CARGO) build --workspace --quiet
 
+# Data a system needs beyond DATA, keyed by the script name EXP starts with (avsr_tiny ->
+# avsr); fetched (or verified) before the run.
+SYSTEM := $(firstword $(subst _, ,$(EXP)))
+RUN_DATA_avsr := av-digit-sequences
+RUN_DATA_videobert := videos moving-digits
+RUN_DATA := $(RUN_DATA_$(SYSTEM))
+
 run: setup
+	@if [ -n "$(RUN_DATA)" ]; then .venv/bin/python tools/data/fetch.py $(RUN_DATA); fi
 	$(PLEXUS) run $(SCRIPT) --config experiments/$(EXP).yaml
 
 # One thread per libtorch op pool: OpenMP busy-waits badly on a loaded 2-core machine.
