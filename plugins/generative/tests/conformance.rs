@@ -8,7 +8,7 @@ use plexus_plugin::{conformance, Module};
 fn registered_modules_pass_with_default_configs() {
     let report = conformance::check_declaration(&plexus_generative::plexus_plugin_declaration);
     report.assert_ok();
-    assert_eq!(report.components.len(), 2, "{report}");
+    assert_eq!(report.components.len(), 3, "{report}");
     for c in &report.components {
         assert!(c.skipped.is_none(), "{c}");
         assert!(c.passed.len() >= 5, "{c}");
