@@ -32,6 +32,11 @@ DATASETS = {
         ["mnist", "spoken-digits"],
         lambda o, w, r, a: derived.av_digit_sequences(o, w, r, a.snr_db, a.sequences),
     ),
+    "moving-digits": (
+        "captioned 8-frame videos of one or two MNIST digits moving left/right/up/down",
+        ["mnist"],
+        lambda o, w, r, a: derived.moving_digits(o, w, r),
+    ),
 }
 
 
