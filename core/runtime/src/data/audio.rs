@@ -6,12 +6,14 @@
 //! sides), power spectrum, HTK mel scale without filter normalisation, `f_min = 0`,
 //! `f_max = sample_rate / 2`. The log is `ln(mel + 1e-6)`. Multi-channel files are
 //! averaged to mono; files at another sample rate are rejected (there is no resampler).
+use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
+use super::example::Location;
 use crate::error::{Error, Result};
 
 /// Added before the log so that silent bins stay finite.
@@ -39,9 +41,14 @@ impl Default for AudioConfig {
 
 /// Reads `path` as mono samples in [-1, 1]; returns them with the file's sample rate.
 pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32)> {
-    let shown = path.display();
+    read_wav_at(&Location::File(path.to_path_buf()))
+}
+
+/// [`read_wav`] for a file or a tar member.
+pub fn read_wav_at(at: &Location) -> Result<(Vec<f32>, u32)> {
+    let shown = at.display();
     let bad = |e: hound::Error| Error::Data(format!("{shown}: cannot read WAV (truncated or corrupt?): {e}"));
-    let reader = hound::WavReader::open(path).map_err(bad)?;
+    let reader = hound::WavReader::new(Cursor::new(at.read()?)).map_err(bad)?;
     let spec = reader.spec();
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader.into_samples::<f32>().collect::<std::result::Result<_, _>>().map_err(bad)?,
@@ -126,11 +133,16 @@ impl LogMel {
     /// Reads `path` and returns its log-mel spectrogram, `[n_mels * frames]` mel-major,
     /// cut or extended with silence to `frames`.
     pub fn load(&self, path: &Path) -> Result<Vec<f32>> {
-        let (samples, rate) = read_wav(path)?;
+        self.load_at(&Location::File(path.to_path_buf()))
+    }
+
+    /// [`LogMel::load`] for a file or a tar member.
+    pub fn load_at(&self, at: &Location) -> Result<Vec<f32>> {
+        let (samples, rate) = read_wav_at(at)?;
         if rate != self.cfg.sample_rate {
             return Err(Error::Data(format!(
                 "{}: sample rate {rate} Hz, the audio config expects {} Hz (resample the file)",
-                path.display(),
+                at.display(),
                 self.cfg.sample_rate
             )));
         }

@@ -1,11 +1,13 @@
 //! PNG/JPEG files → normalised `[C, H, W]` pixels, with the training augmentations
 //! (random crop, horizontal flip) drawn from the caller's per-example RNG.
+use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::FilterType;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::example::Location;
 use crate::error::{Error, Result};
 
 /// How image files become pixels.
@@ -64,9 +66,13 @@ impl ImageConfig {
     /// Decodes `path` into `[C * H * W]` channel-major normalised pixels. With `augment`,
     /// the crop offset and flip come from `rng`; without, the crop is centred and no flip.
     pub fn load(&self, path: &Path, augment: bool, rng: &mut impl Rng) -> Result<Vec<f32>> {
-        let shown = path.display();
-        let img = image::io::Reader::open(path)
-            .map_err(|e| Error::io(path, e))?
+        self.load_at(&Location::File(path.to_path_buf()), augment, rng)
+    }
+
+    /// [`ImageConfig::load`] for a file or a tar member.
+    pub fn load_at(&self, at: &Location, augment: bool, rng: &mut impl Rng) -> Result<Vec<f32>> {
+        let shown = at.display();
+        let img = image::io::Reader::new(Cursor::new(at.read()?))
             .with_guessed_format()
             .map_err(|e| Error::Data(format!("{shown}: cannot read image: {e}")))?
             .decode()

@@ -7,6 +7,7 @@
 //! from an RNG seeded by (seed, epoch, index). Order and content are therefore the same
 //! for any number of workers.
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -103,14 +104,16 @@ impl Decoder {
             n if self.augment => Some(r.captions[rng.gen_range(0..n)].clone()),
             _ => Some(r.captions[0].clone()),
         };
-        if let Some(path) = &r.image {
-            d.image = Some(self.image.load(path, self.augment, &mut rng).map_err(|e| (path.display().to_string(), e.to_string()))?);
+        if let Some(at) = &r.image {
+            d.image = Some(self.image.load_at(at, self.augment, &mut rng).map_err(|e| (at.display(), e.to_string()))?);
         }
-        if let (Some(path), Some(mel)) = (&r.audio, &self.mel) {
-            d.audio = Some(mel.load(path).map_err(|e| (path.display().to_string(), e.to_string()))?);
+        if let (Some(at), Some(mel)) = (&r.audio, &self.mel) {
+            d.audio = Some(mel.load_at(at).map_err(|e| (at.display(), e.to_string()))?);
         }
-        if let (Some(path), Some(video)) = (&r.video, &self.video) {
-            d.video = Some(video.load(path).map_err(|e| (path.display().to_string(), e.to_string()))?);
+        if let (Some(at), Some(video)) = (&r.video, &self.video) {
+            // ffmpeg reads files; the WebDataset reader refuses video members up front.
+            let path = at.as_path().ok_or_else(|| (at.display(), "video can only be read from a file of its own".to_string()))?;
+            d.video = Some(video.load(path).map_err(|e| (at.display(), e.to_string()))?);
         }
         d.label = r.label;
         d.question = r.question.clone();
@@ -122,6 +125,11 @@ impl Decoder {
 pub struct Loader {
     name: String,
     records: Arc<Vec<Record>>,
+    /// Record ranges of the tar shards (WebDataset), each in stream order; empty for a
+    /// manifest. With shards, an epoch shuffles whole shards and then examples through a
+    /// bounded buffer, so that reads stay sequential within a shard.
+    shards: Vec<Range<usize>>,
+    shuffle_buffer: usize,
     cfg: LoaderConfig,
     decoder: Arc<Decoder>,
     layout: Layout,
@@ -154,12 +162,26 @@ impl Loader {
         Ok(Self {
             name,
             records: Arc::new(manifest.records.clone()),
+            shards: vec![],
+            shuffle_buffer: 0,
             cfg,
             decoder: Arc::new(decoder),
             layout,
             seed,
             skipped: Arc::default(),
         })
+    }
+
+    /// Orders epochs by shard (see [`shard_order`]): `shards` are record ranges that
+    /// cover the records in order; `buffer` is the shuffle buffer's size in examples.
+    pub fn with_shards(mut self, shards: Vec<Range<usize>>, buffer: usize) -> Result<Self> {
+        let covered = shards.iter().try_fold(0, |next, r| (r.start == next && r.end >= r.start).then_some(r.end));
+        if covered != Some(self.records.len()) {
+            return Err(Error::Data(format!("{}: shard ranges do not cover the {} examples in order", self.name, self.records.len())));
+        }
+        self.shards = shards;
+        self.shuffle_buffer = buffer;
+        Ok(self)
     }
 
     pub fn len(&self) -> usize {
@@ -185,6 +207,11 @@ impl Loader {
 
     /// Dataset indices in the order of `epoch`.
     pub fn epoch_order(&self, epoch: usize) -> Vec<usize> {
+        if !self.shards.is_empty() {
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, 0x5a4d_0bad));
+            rng.set_stream(epoch as u64);
+            return shard_order(&self.shards, if self.cfg.shuffle { Some(&mut rng) } else { None }, self.shuffle_buffer);
+        }
         let mut order: Vec<usize> = (0..self.records.len()).collect();
         if self.cfg.shuffle {
             let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, 0x0bad_5eed));
@@ -319,6 +346,30 @@ impl Drop for EpochIter {
             let _ = h.join();
         }
     }
+}
+
+/// WebDataset's epoch order: the shards in a random order, their examples streamed in
+/// shard order through a buffer of `buffer` examples from which each next example is
+/// drawn at random (`buffer` <= 1: no mixing within shards). Without `rng`, stream order.
+pub fn shard_order(shards: &[Range<usize>], rng: Option<&mut ChaCha8Rng>, buffer: usize) -> Vec<usize> {
+    let total = shards.last().map_or(0, |r| r.end);
+    let Some(rng) = rng else { return (0..total).collect() };
+    let mut picked: Vec<&Range<usize>> = shards.iter().collect();
+    picked.shuffle(rng);
+    let mut order = Vec::with_capacity(total);
+    let mut held = Vec::with_capacity(buffer.max(1));
+    for i in picked.into_iter().flat_map(|r| r.clone()) {
+        held.push(i);
+        if held.len() >= buffer.max(1) {
+            let j = rng.gen_range(0..held.len());
+            order.push(held.swap_remove(j));
+        }
+    }
+    while !held.is_empty() {
+        let j = rng.gen_range(0..held.len());
+        order.push(held.swap_remove(j));
+    }
+    order
 }
 
 fn mix(a: u64, b: u64) -> u64 {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use plexus_plugin::{suggest, Modality};
 use serde_json::{Map, Value};
 
-use super::example::Record;
+use super::example::{Location, Record};
 use crate::error::{Error, Result};
 
 const KEYS: [&str; 8] = ["id", "image", "audio", "video", "caption", "label", "question", "answer"];
@@ -34,7 +34,7 @@ impl Manifest {
             }
             let at = format!("{shown}:{}", i + 1);
             let record = parse_line(line, i + 1, folder).map_err(|m| Error::Data(format!("{at}: {m}")))?;
-            for file in record.files() {
+            for file in record.files().filter_map(Location::as_path) {
                 if !file.is_file() {
                     return Err(Error::Data(format!("{at}: file {} does not exist", file.display())));
                 }
@@ -74,7 +74,7 @@ pub fn parse_line(line: &str, number: usize, folder: &Path) -> std::result::Resu
     if let Some(id) = text(&fields, "id")? {
         r.id = id;
     }
-    let path = |key| text(&fields, key).map(|p| p.map(|p| folder.join(p)));
+    let path = |key| text(&fields, key).map(|p| p.map(|p| Location::File(folder.join(p))));
     r.image = path("image")?;
     r.audio = path("audio")?;
     r.video = path("video")?;
@@ -140,7 +140,7 @@ mod tests {
         );
         let m = Manifest::load(&m).unwrap();
         assert_eq!(m.len(), 2);
-        assert_eq!(m.records[0].image.as_deref(), Some(dir.path().join("img/a.png").as_path()));
+        assert_eq!(m.records[0].image, Some(Location::File(dir.path().join("img/a.png"))));
         assert_eq!(m.records[0].captions, ["one", "two"]);
         assert_eq!(m.records[0].label, Some(2));
         assert_eq!((m.records[1].id.as_str(), m.records[1].line), ("line 3", 3));

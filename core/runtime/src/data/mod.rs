@@ -7,7 +7,8 @@
 //! subset of image, captions, audio, video, label and question/answer, and decodes them
 //! in parallel worker threads ([`Loader`]) into [`LoadedBatch`]es with a presence mask
 //! per modality (absent rows are zeros with `present = false`). Videos are decoded by
-//! ffmpeg into frames at a fixed rate ([`VideoConfig`]).
+//! ffmpeg into frames at a fixed rate ([`VideoConfig`]). WebDataset `.tar` shards
+//! ([`open_shards`]) give the same records, read from shard members by offset.
 mod audio;
 mod collate;
 mod example;
@@ -17,16 +18,18 @@ mod image_file;
 mod loader;
 mod manifest;
 mod video;
+mod webdataset;
 
-pub use audio::{read_wav, AudioConfig, LogMel, LOG_OFFSET};
+pub use audio::{read_wav, read_wav_at, AudioConfig, LogMel, LOG_OFFSET};
 pub use collate::{collate, Layout, LoadedBatch};
-pub use example::{Decoded, Record};
+pub use example::{Decoded, Location, Record, TarMember};
 pub use fashion_mnist::{load_fashion_mnist, FASHION_MNIST_CLASSES};
 pub use idx::{read_idx, IdxArray};
 pub use image_file::ImageConfig;
-pub use loader::{example_seed, EpochIter, Loader, LoaderConfig, OnError, Skipped};
+pub use loader::{example_seed, shard_order, EpochIter, Loader, LoaderConfig, OnError, Skipped};
 pub use manifest::Manifest;
 pub use video::VideoConfig;
+pub use webdataset::{expand_braces, open_shards, Shards};
 
 use tch::Tensor;
 

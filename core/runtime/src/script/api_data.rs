@@ -14,7 +14,7 @@ use super::Shared;
 use crate::data::load_fashion_mnist;
 use crate::model::DualEncoder;
 
-const DATASETS: [&str; 2] = ["fashion_mnist", "manifest"];
+const DATASETS: [&str; 3] = ["fashion_mnist", "manifest", "webdataset"];
 
 /// `dataset("fashion_mnist", cfg)` settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,10 +90,11 @@ pub fn register(engine: &mut Engine, session: &Shared) {
             let s = session.clone();
             move |name: &str, cfg: Dynamic| -> RhaiResult<Dynamic> {
                 let (check, seed) = (s.borrow().check, s.borrow().seed);
-                if name == "manifest" {
-                    let d = super::api_manifest::load(&cfg, check.then_some(CHECK_EXAMPLES), seed)?;
+                if name == "manifest" || name == "webdataset" {
+                    let cap = check.then_some(CHECK_EXAMPLES);
+                    let d = if name == "manifest" { super::api_manifest::load(&cfg, cap, seed)? } else { super::api_webdataset::load(&cfg, cap, seed)? };
                     let modalities: Vec<&str> = d.0.modalities.iter().map(|m| m.name()).collect();
-                    s.borrow_mut().report.push(format!("dataset manifest {} split `{}`: {} examples with {}", d.0.loader.name(), d.0.split, d.0.loader.len(), modalities.join(", ")));
+                    s.borrow_mut().report.push(format!("dataset {name} {} split `{}`: {} examples with {}", d.0.loader.name(), d.0.split, d.0.loader.len(), modalities.join(", ")));
                     return Ok(Dynamic::from(d));
                 }
                 let d = load_dataset(name, cfg, check)?;

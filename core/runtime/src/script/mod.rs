@@ -11,6 +11,7 @@ mod api_module;
 mod api_steps;
 mod api_tensor;
 mod api_train;
+mod api_webdataset;
 mod convert;
 mod handles;
 mod resolver;
