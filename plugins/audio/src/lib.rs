@@ -1,6 +1,7 @@
-//! Audio encoders for plexus. Both take log-mel spectrograms `[B, n_mels, frames]`, as the
+//! Audio encoders for plexus. All take log-mel spectrograms `[B, n_mels, frames]`, as the
 //! data loader decodes WAV files (`audio:` settings of a manifest dataset).
 mod cnn;
+mod conv1d;
 mod lstm;
 
 use plexus_plugin::{Registrar, Result};
@@ -16,10 +17,17 @@ fn register(r: &mut Registrar) -> Result<()> {
         "Log-mel LSTM over frames, mean-pooled over time, linear projection",
         |path, cfg: &lstm::AudioLstmConfig| lstm::AudioLstm::new(path, cfg),
     );
+    r.encoder(
+        "audio_conv1d",
+        "Log-mel 1-D CNN along time (mel bands as channels), per-frame group norm, GELU, linear; \
+         pool: mean → [B, D], pool: none → per time step [B, T', D] (e.g. for CTC)",
+        |path, cfg: &conv1d::AudioConv1dConfig| conv1d::AudioConv1d::new(path, cfg),
+    );
     Ok(())
 }
 
 plexus_plugin::export_plugin!(register);
 
 pub use cnn::{AudioCnn, AudioCnnConfig};
+pub use conv1d::{AudioConv1d, AudioConv1dConfig, Pool};
 pub use lstm::{AudioLstm, AudioLstmConfig};

@@ -33,3 +33,28 @@ fn any_number_of_frames_works_and_wrong_mel_bands_are_an_error() {
     let err = AudioCnn::new(&vs.root(), &AudioCnnConfig { n_mels: 2, frames: 20, channels: vec![4, 4, 4], output_dim: 6 }).unwrap_err();
     assert!(err.to_string().contains("halve n_mels"), "{err}");
 }
+
+#[test]
+fn conv1d_pooled_passes_and_per_step_keeps_a_local_time_axis() {
+    use plexus_audio::{AudioConv1d, AudioConv1dConfig, Pool};
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = AudioConv1dConfig { n_mels: 16, frames: 20, channels: vec![8, 8], strides: vec![2, 1], kernel: 3, output_dim: 6, pool: Pool::Mean };
+    let mel = Tensor::randn([3, 16, 20], (Kind::Float, Device::Cpu));
+    conformance::encoder("audio_conv1d", &AudioConv1d::new(&(vs.root() / "mean"), &cfg).unwrap(), &mel).assert_ok();
+
+    let seq = AudioConv1d::new(&(vs.root() / "seq"), &AudioConv1dConfig { pool: Pool::None, ..cfg.clone() }).unwrap();
+    let out = seq.encode(&mel, false).unwrap();
+    assert_eq!(out.size(), [3, seq.output_frames(20), 6]);
+    assert_eq!(seq.output_frames(20), 10);
+    assert!(out.narrow(0, 0, 1).allclose(&seq.encode(&mel.narrow(0, 0, 1), false).unwrap(), 1e-5, 1e-5, false));
+    // Receptive field: kernel 3 at stride 2, then kernel 3 at stride 1 → output step t sees
+    // input frames 2t-3..2t+3; changing the last frames leaves the first steps unchanged.
+    let changed = mel.copy();
+    let _ = changed.narrow(2, 12, 8).fill_(4.0);
+    assert!((&changed - &mel).abs().sum(Kind::Float).double_value(&[]) > 0.0, "input unchanged");
+    let diff = Vec::<f64>::try_from((seq.encode(&changed, false).unwrap() - &out).abs().amax([0i64, 2].as_slice(), false)).unwrap();
+    assert!(diff[..4].iter().all(|&d| d == 0.0) && diff[5..].iter().all(|&d| d > 0.0), "{diff:?}");
+    assert!(seq.encode(&mel.unsqueeze(1), false).is_err());
+    let err = AudioConv1d::new(&vs.root(), &AudioConv1dConfig { strides: vec![2], ..cfg }).unwrap_err().to_string();
+    assert!(err.contains("strides"), "{err}");
+}
