@@ -9,7 +9,7 @@ use plexus_plugin::tch::{self, nn, nn::Module as _, Device, Kind, Tensor};
 use plexus_plugin::{Error, Module, Result, TensorMap};
 
 use crate::inputs::{at_least, dropped, float_of_shape, optional_float, probability, timesteps, unit_scaled};
-use crate::schedule::{timestep_features, Schedule, ScheduleKind};
+use crate::schedule::{timestep_features, Prediction, Schedule, ScheduleKind};
 use crate::unet::UNet;
 
 const WHO: &str = "unclip_decoder";
@@ -29,6 +29,8 @@ pub struct UnclipDecoderConfig {
     /// Diffusion steps T of the training process.
     pub timesteps: i64,
     pub schedule: ScheduleKind,
+    /// What the U-Net predicts: `epsilon` (DDPM's noise), `sample` (x_0) or `velocity` (v).
+    pub prediction: Prediction,
     /// Probability of replacing the image embedding by the learned null one in training.
     pub cond_drop_prob: f64,
     /// DDIM steps when sampling.
@@ -47,6 +49,7 @@ impl Default for UnclipDecoderConfig {
             emb_dim: 128,
             timesteps: 1000,
             schedule: ScheduleKind::Linear,
+            prediction: Prediction::Epsilon,
             cond_drop_prob: 0.1,
             sample_steps: 50,
             guidance_scale: 3.0,
@@ -56,7 +59,8 @@ impl Default for UnclipDecoderConfig {
 
 /// Training (with `images`): `images` `[B, C, S, S]` scaled to [-1, 1], `image_embed`
 /// `[B, D]`, optional `noise` `[B, C, S, S]` and `timesteps` `[B]` (drawn when absent) →
-/// `noise_pred`, `noise` `[B, C, S, S]` and `timesteps` `[B]`, ready for `diffusion_mse`.
+/// `pred` and `target` `[B, C, S, S]` (the U-Net's output and what it should be: ε, x_0 or
+/// v by `prediction`) and `timesteps` `[B]`; train with `diffusion_mse` on `pred`/`target`.
 /// Sampling (without `images`): `image_embed` `[B, D]`, optional starting `noise`
 /// `[B, C, S, S]` → `images` `[B, C, S, S]` in [-1, 1].
 #[derive(Debug)]
@@ -96,7 +100,8 @@ impl UnclipDecoder {
         [-1, self.cfg.in_channels, self.cfg.image_size, self.cfg.image_size]
     }
 
-    /// x_t `[B, C, S, S]`, t `[B]`, embed `[B, D]` (unit-scaled), drop `[B]` bool → ε `[B, C, S, S]`.
+    /// x_t `[B, C, S, S]`, t `[B]`, embed `[B, D]` (unit-scaled), drop `[B]` bool → the
+    /// prediction (ε, x_0 or v) `[B, C, S, S]`.
     fn predict(&self, x_t: &Tensor, t: &Tensor, embed: &Tensor, drop: Option<&Tensor>) -> Tensor {
         let mut cond = self.cond_proj.forward(embed); // [B, E]
         if let Some(drop) = drop {
@@ -117,15 +122,16 @@ impl UnclipDecoder {
         let drop = Tensor::cat(&[Tensor::zeros([b], (Kind::Bool, device)), Tensor::ones([b], (Kind::Bool, device))], 0); // [2B]
         let mut x = noise;
         for (i, &t) in ts.iter().enumerate() {
-            let eps = if g != 1.0 {
+            let out = if g != 1.0 {
                 let out = self.predict(&Tensor::cat(&[&x, &x], 0), &Tensor::full([2 * b], t, (Kind::Int64, device)), &both_embed, Some(&drop)); // [2B, C, S, S]
                 let (c, u) = (out.narrow(0, 0, b), out.narrow(0, b, b));
                 &u + (c - &u) * g // [B, C, S, S]
             } else {
                 self.predict(&x, &Tensor::full([b], t, (Kind::Int64, device)), embed, None)
             };
+            let (x0, _) = self.schedule.split(self.cfg.prediction, &x, &out, t);
             // Clipping the implied x_0 to the data range keeps strong guidance stable.
-            let x0 = self.schedule.x0_from_eps(&x, &eps, t).clamp(-1.0, 1.0);
+            let x0 = x0.clamp(-1.0, 1.0);
             let eps = self.schedule.eps_from_x0(&x, &x0, t);
             x = self.schedule.ddim_step(&x0, &eps, ts.get(i + 1).copied());
         }
@@ -149,8 +155,9 @@ impl Module for UnclipDecoder {
         let t = timesteps(inputs, b, self.schedule.len(), &images, WHO)?; // [B]
         let x_t = self.schedule.q_sample(&images, &t, &noise); // [B, C, S, S]
         let drop = dropped(b, self.cfg.cond_drop_prob, train, &images);
-        let noise_pred = self.predict(&x_t, &t, &embed, drop.as_ref()); // [B, C, S, S]
-        Ok(TensorMap::new().with("noise_pred", &noise_pred).with("noise", &noise).with("timesteps", &t))
+        let pred = self.predict(&x_t, &t, &embed, drop.as_ref()); // [B, C, S, S]
+        let target = self.schedule.target(self.cfg.prediction, &images, &noise, &t); // [B, C, S, S]
+        Ok(TensorMap::new().with("pred", &pred).with("target", &target).with("timesteps", &t))
     }
 
     fn example_inputs(&self) -> Option<TensorMap> {

@@ -10,7 +10,7 @@ mod unet;
 
 pub use decoder::{UnclipDecoder, UnclipDecoderConfig};
 pub use prior::{DiffusionPrior, DiffusionPriorConfig};
-pub use schedule::ScheduleKind;
+pub use schedule::{Prediction, ScheduleKind};
 
 use plexus_plugin::{Registrar, Result};
 
@@ -25,7 +25,7 @@ pub fn register(r: &mut Registrar) -> Result<()> {
     r.module(
         "unclip_decoder",
         "unCLIP decoder, a U-Net conditioned on the CLIP image embedding: images [B, C, S, S] in [-1, 1] + image_embed [B, D] → \
-         noise_pred/noise [B, C, S, S], timesteps [B] in training; image_embed [B, D] → images [B, C, S, S] by guided DDIM when images is absent",
+         pred/target [B, C, S, S] (ε, x_0 or v), timesteps [B] in training; image_embed [B, D] → images [B, C, S, S] by guided DDIM when images is absent",
         |p, cfg: &UnclipDecoderConfig| UnclipDecoder::new(p, cfg),
     );
     Ok(())

@@ -51,11 +51,8 @@ impl Schedule {
 
     /// x_t = √ᾱ_t·x_0 + √(1-ᾱ_t)·ε; x0, noise `[B, ...]`, t `[B]` i64 → `[B, ...]`.
     pub fn q_sample(&self, x0: &Tensor, t: &Tensor, noise: &Tensor) -> Tensor {
-        let table = Tensor::from_slice(&self.alpha_bar).to_kind(Kind::Float).to_device(x0.device());
-        let mut shape = vec![-1i64];
-        shape.extend(std::iter::repeat_n(1, x0.dim() - 1));
-        let ab = table.index_select(0, t).view(shape.as_slice()); // [B, 1, ..]
-        ab.sqrt() * x0 + (ab.ones_like() - &ab).sqrt() * noise
+        let (a, s) = self.coefficients(t, x0);
+        a * x0 + s * noise
     }
 
     /// The `steps` timesteps a DDIM sampler visits, from T-1 down to 0, evenly spaced.
@@ -90,6 +87,52 @@ impl Schedule {
                 let ab = self.alpha_bar[tp as usize];
                 x0 * ab.sqrt() + eps * (1.0 - ab).sqrt()
             }
+        }
+    }
+}
+
+/// What a denoiser is trained to output at step t.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(crate = "plexus_plugin::serde", rename_all = "snake_case")]
+pub enum Prediction {
+    /// The noise ε (DDPM).
+    Epsilon,
+    /// The clean sample x_0 (as DALL-E 2's prior).
+    Sample,
+    /// v = √ᾱ_t·ε - √(1-ᾱ_t)·x_0 (Salimans & Ho 2022).
+    Velocity,
+}
+
+impl Schedule {
+    /// The training target for `prediction`, given x_0, ε and t `[B]` (shapes `[B, ...]`).
+    pub fn target(&self, prediction: Prediction, x0: &Tensor, noise: &Tensor, t: &Tensor) -> Tensor {
+        match prediction {
+            Prediction::Epsilon => noise.shallow_clone(),
+            Prediction::Sample => x0.shallow_clone(),
+            Prediction::Velocity => {
+                let (a, s) = self.coefficients(t, x0);
+                a * noise - s * x0
+            }
+        }
+    }
+
+    /// (√ᾱ_t, √(1-ᾱ_t)) of t `[B]`, shaped `[B, 1, ..]` like `like`.
+    fn coefficients(&self, t: &Tensor, like: &Tensor) -> (Tensor, Tensor) {
+        let table = Tensor::from_slice(&self.alpha_bar).to_kind(Kind::Float).to_device(like.device());
+        let mut shape = vec![-1i64];
+        shape.extend(std::iter::repeat_n(1, like.dim() - 1));
+        let ab = table.index_select(0, t).view(shape.as_slice()); // [B, 1, ..]
+        (ab.sqrt(), (ab.ones_like() - &ab).sqrt())
+    }
+
+    /// (x_0, ε) implied by the model output at step t (one t for the whole batch).
+    pub fn split(&self, prediction: Prediction, x_t: &Tensor, out: &Tensor, t: i64) -> (Tensor, Tensor) {
+        let ab = self.alpha_bar[t as usize];
+        let (a, s) = (ab.sqrt(), (1.0 - ab).sqrt());
+        match prediction {
+            Prediction::Epsilon => (self.x0_from_eps(x_t, out, t), out.shallow_clone()),
+            Prediction::Sample => (out.shallow_clone(), self.eps_from_x0(x_t, out, t)),
+            Prediction::Velocity => (x_t * a - out * s, out * a + x_t * s),
         }
     }
 }
@@ -131,6 +174,11 @@ mod tests {
         let xt = s.q_sample(&x0, &t, &eps);
         assert!(s.x0_from_eps(&xt, &eps, 40).allclose(&x0, 1e-4, 1e-4, false));
         assert!(s.eps_from_x0(&xt, &x0, 40).allclose(&eps, 1e-4, 1e-4, false));
+        let v = s.target(Prediction::Velocity, &x0, &eps, &t);
+        for (p, out) in [(Prediction::Epsilon, &eps), (Prediction::Sample, &x0), (Prediction::Velocity, &v)] {
+            let (x0_back, eps_back) = s.split(p, &xt, out, 40);
+            assert!(x0_back.allclose(&x0, 1e-4, 1e-4, false) && eps_back.allclose(&eps, 1e-4, 1e-4, false), "{p:?}");
+        }
         let ts = s.ddim_timesteps(5);
         assert_eq!(ts, vec![99, 74, 49, 25, 0]);
     }
