@@ -17,6 +17,7 @@ mod idx;
 mod image_file;
 mod loader;
 mod manifest;
+mod resample;
 mod video;
 mod webdataset;
 
@@ -28,6 +29,7 @@ pub use idx::{read_idx, IdxArray};
 pub use image_file::ImageConfig;
 pub use loader::{example_seed, shard_order, EpochIter, Loader, LoaderConfig, OnError, Skipped};
 pub use manifest::Manifest;
+pub use resample::resample;
 pub use video::VideoConfig;
 pub use webdataset::{expand_braces, open_shards, Shards};
 
