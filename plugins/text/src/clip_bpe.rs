@@ -136,7 +136,8 @@ fn read_merges(path: &str) -> Result<Vec<(String, String)>> {
         text = String::from_utf8(raw).map_err(|e| named(&e))?;
     }
     let mut merges = Vec::new();
-    for (n, line) in text.split('\n').enumerate().skip(1).take(OPEN_CLIP_MERGES) {
+    // A final newline ends the file rather than adding an empty merge.
+    for (n, line) in text.trim_end_matches('\n').split('\n').enumerate().skip(1).take(OPEN_CLIP_MERGES) {
         match line.split_whitespace().collect::<Vec<_>>()[..] {
             [a, b] => merges.push((a.to_string(), b.to_string())),
             _ => return Err(named(&format!("line {}: expected a merge `a b`, got {line:?}", n + 1))),
