@@ -30,7 +30,15 @@ fn fixtures() -> &'static Fixtures {
     FIXTURES.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let script = root().join("tests/python/text_parity.py");
-        let out = Command::new(venv_python()).arg(&script).arg(dir.path()).env("OMP_NUM_THREADS", "1").output().unwrap();
+        // Everything is local (the model folder comes from a PyPI package): never ask the hub.
+        let out = Command::new(venv_python())
+            .arg(&script)
+            .arg(dir.path())
+            .env("OMP_NUM_THREADS", "1")
+            .env("HF_HUB_OFFLINE", "1")
+            .env("TRANSFORMERS_OFFLINE", "1")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{} failed (run tools/setup-venv.sh): {}", script.display(), String::from_utf8_lossy(&out.stderr));
         let texts = serde_json::from_slice(&std::fs::read(dir.path().join("texts.json")).unwrap()).unwrap();
         let io = Tensor::read_safetensors(dir.path().join("io.safetensors")).unwrap();
