@@ -12,6 +12,7 @@ mod api_module;
 mod api_steps;
 mod api_tensor;
 mod api_train;
+mod api_vq;
 mod api_webdataset;
 mod convert;
 mod handles;
@@ -68,6 +69,7 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
     api_tensor::register(&mut engine, &session);
     api_steps::register(&mut engine, &session);
     api_module::register(&mut engine, &session);
+    api_vq::register(&mut engine, &session);
     api_images::register(&mut engine, &session);
     engine
 }
