@@ -20,24 +20,42 @@ use crate::l2_normalize;
 struct Ranks {
     /// 0-based rank of the best relevant item: `[len]` i64.
     best: Tensor,
-    /// Relevant items among the top k, for k = 1..=kmax: `[len, kmax]` f64.
+    /// Relevant items among the top k, for k = 1..=kmax: `[len, kmax]` f64 (empty
+    /// unless fraction recall is wanted).
     found: Tensor,
     /// Relevant items per query: `[len]` f64.
     relevant: Tensor,
 }
 
-/// Ranks of one block: `sims` `[len, M]`, `relevant` `[len, M]` bool.
+/// Ranks of one block: `sims` `[len, M]`, `relevant` `[len, M]` bool. `kmax` = 0 skips
+/// the top-k (only fraction recall needs it). Besides `sims`, memory is the `relevant`
+/// mask and one `[len, M]` bool comparison: the best relevant scores are gathered from
+/// the relevant entries only, not from a masked copy of the block.
 fn block_ranks(sims: &Tensor, relevant: &Tensor, kmax: i64) -> Result<Ranks> {
-    if !bool::try_from(relevant.any_dim(1, false).all()).map_err(Error::from)? {
+    let len = sims.size()[0];
+    let at = relevant.nonzero(); // [nnz, 2]: (query, item)
+    let (rows, cols) = (at.select(1, 0), at.select(1, 1)); // [nnz] each
+    let counts = rows.bincount::<Tensor>(None, len); // [len]
+    if !bool::try_from(counts.gt(0).all()).map_err(Error::from)? {
         return Err(Error::other("retrieval: a query has no relevant item (check the groups)"));
     }
-    let best = sims.masked_fill(&relevant.logical_not(), f64::NEG_INFINITY).amax([1i64].as_slice(), true); // [len, 1]
-    let best = sims.gt_tensor(&best).sum_dim_intlist([1i64].as_slice(), false, Kind::Int64); // [len]
-    let kmax = kmax.min(sims.size()[1]);
-    let (_, top) = sims.topk(kmax, 1, true, true); // [len, kmax]
-    let found = relevant.gather(1, &top, false).to_kind(Kind::Double).cumsum(1, Kind::Double); // [len, kmax]
-    let relevant = relevant.sum_dim_intlist([1i64].as_slice(), false, Kind::Double); // [len]
-    Ok(Ranks { best, found, relevant })
+    let values = sims.index(&[Some(&rows), Some(&cols)]); // [nnz]
+    // nonzero lists entries row by row: entry e is number e - start(row) of its row.
+    let starts = counts.cumsum(0, Kind::Int64) - &counts; // [len]
+    let slot = Tensor::arange(values.size()[0], (Kind::Int64, sims.device())) - starts.index_select(0, &rows); // [nnz]
+    let width = counts.max().int64_value(&[]);
+    let mut padded = Tensor::full([len, width], f64::NEG_INFINITY, (sims.kind(), sims.device())); // [len, max relevant]
+    let _ = padded.index_put_(&[Some(&rows), Some(&slot)], &values, false);
+    let best = padded.amax([1i64].as_slice(), false); // [len]
+    let best = sims.gt_tensor(&best.unsqueeze(1)).sum_dim_intlist([1i64].as_slice(), false, Kind::Int64); // [len]
+    let found = match kmax.min(sims.size()[1]) {
+        0 => Tensor::zeros([len, 0], (Kind::Double, sims.device())),
+        k => {
+            let (_, top) = sims.topk(k, 1, true, true); // [len, k]
+            relevant.gather(1, &top, false).to_kind(Kind::Double).cumsum(1, Kind::Double) // [len, k]
+        }
+    };
+    Ok(Ranks { best, found, relevant: counts.to_kind(Kind::Double) })
 }
 
 /// R@k (`r{k}`), optionally fraction recall (`recall{k}`), `mrr` and `medr`, each
@@ -110,7 +128,8 @@ pub fn retrieval_from_sims(sims: &Tensor, relevant: &[Vec<i64>], ks: &[i64], chu
 pub struct RetrievalConfig {
     /// Reported as `i2t_r{k}` and `t2i_r{k}`.
     pub ks: Vec<i64>,
-    /// Queries scored per block; bounds memory to `chunk × items` similarities.
+    /// Queries scored per block; bounds memory to `chunk × items` similarities (f32)
+    /// plus two `chunk × items` bool masks: about 6 × chunk × items bytes.
     pub chunk: i64,
     /// Also report `i2t_recall{k}` / `t2i_recall{k}`: the fraction of a query's relevant
     /// items in its top k (torchmetrics' `RetrievalRecall`).
@@ -139,7 +158,7 @@ impl Retrieval {
     /// Per-block ranks of every query against all items.
     fn ranks(&self, queries: &Tensor, items: &Tensor, query_groups: &Tensor, item_groups: &Tensor) -> Result<Vec<Ranks>> {
         let q = queries.size()[0];
-        let kmax = self.cfg.ks.iter().copied().max().unwrap_or(1);
+        let kmax = if self.cfg.fraction_recall { self.cfg.ks.iter().copied().max().unwrap_or(1) } else { 0 };
         let mut out = Vec::new();
         let mut start = 0;
         while start < q {
