@@ -48,18 +48,39 @@ TEMPLATES = ["a photo of a {o} {p}.", "A PICTURE OF THE {o}, {p}", "{o} {p}", "t
 
 
 def captions():
-    """Varied captions: every template/object/place combination style, and long ones."""
+    """Varied captions: templates over the objects and places, long ones, edge cases, then
+    random text over many scripts."""
     out = [t.format(o=o, p=p) for t in TEMPLATES for o, p in zip(OBJECTS, PLACES)]
     while len(out) < 300:
         out.append(rng.choice(TEMPLATES).format(o=rng.choice(OBJECTS), p=rng.choice(PLACES)))
     # Longer than 77 BPE tokens: truncated with EOT kept.
     out += [" ".join(rng.choice(OBJECTS) + " " + rng.choice(PLACES) for _ in range(12)) for _ in range(8)]
     out += ["", "   ", "!!!", "1234567890", "<start_of_text> literal specials <end_of_text>", "a\u00a0non-breaking space"]
+    out += [random_script_text() for _ in range(100)]
     return out
 
 
+# Character pools for random captions: scripts, digits of other scripts (\p{N}: Arabic-Indic,
+# Devanagari, superscripts, fractions, Roman numerals), combining marks, symbols, emoji.
+# Latin-1 letters are left out: random runs of them can look like mojibake to ftfy, whose
+# repair clip_bpe does not replicate (docs/text.md).
+POOLS = ["abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", " ,.;:!?'\"-()[]/&%$#@*+=",
+         "αβγδεζηθλμπσςωΑΒΓΔΣΩ", "абвгдежзиклмнопрстуфхцшщыэюяЖЩЯ", "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+         "אבגדהוזחטיכלמנסעפצקרשת", "कखगघचछजझटठडढणतथदधनपफबभमयरलवशषसह", "กขคฆงจฉชซฌญฎฏฐฑฒณดตถทธนบปผฝพฟภมยรลวศษสหฬอฮ",
+         "가나다라마바사아자차카타파하한국어", "あいうえおかきくけこさしすせそ", "漢字中文日本語東京大阪山川", "٠١٢٣٤٥٦٧٨٩", "०१२३४५६७८९",
+         "²³¹½¼¾ⅠⅡⅢⅫ", "\u0301\u0308\u0327\u0303", "©®™°±×÷§¶€£¥¢…–—•", "😀🐱🚲🌍👍🏽❤️✨"]
+
+
+def random_script_text():
+    words = []
+    for _ in range(rng.randint(1, 12)):
+        pool = rng.choice(POOLS)
+        words.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 8))))
+    return rng.choice([" ", "  ", "\t", ", "]).join(words)
+
+
 caps = captions()
-sentences = caps[:40:3] + caps[-14:] + [
+sentences = caps[:40:3] + caps[300:320] + [
     "This framework generates embeddings for each input sentence",
     "Sentences are passed as a list of strings.",
     "The quick brown fox jumps over the lazy dog.",
