@@ -39,14 +39,14 @@ impl Default for ItmHeadConfig {
 }
 
 /// Inputs: `tokens` `[B, L]` caption ids (`L <= context_length`), `image` `[B, image_dim]`
-/// (one image token) or `[B, P, image_dim]`; optional `similarity` `[B, B]` (ITC
-/// similarity of image i and caption j).
+/// (one image token) or `[B, P, image_dim]`; optional `image_embeds` and `text_embeds`
+/// `[B, E]` (the ITC embeddings of the same pairs) to mine hard negatives from.
 ///
-/// Without `similarity`: `logits` `[B, 2]` ({no match, match}) of the pairs (image b,
-/// caption b), and `match` `[B]`, the match probability.
+/// Without the ITC embeddings: `logits` `[B, 2]` ({no match, match}) of the pairs (image
+/// b, caption b), and `match_prob` `[B]`, the match probability (`match` is reserved in Rhai).
 ///
-/// With `similarity` (training): for every image one negative caption and for every
-/// caption one negative image, drawn in proportion to `softmax(similarity / T)` (in eval
+/// With them (training): for every image one negative caption and for every caption one
+/// negative image, drawn in proportion to `softmax(cos(image_i, text_j) / T)` (in eval
 /// mode: the most similar one), never the pair itself nor a caption whose ids equal the
 /// positive's (identical captions are not negatives). Outputs `logits` `[B, 3, 2]` for
 /// (positive, image + negative caption, negative image + caption) and `targets` `[B, 3]`
@@ -126,12 +126,17 @@ impl ItmHead {
         }
     }
 
-    /// Hard negatives from `similarity` `[B, B]` → (negative caption per image, negative
-    /// image per caption), both `[B]` i64.
-    fn negatives(&self, similarity: &Tensor, tokens: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
+    /// Hard negatives from the ITC embeddings `[B, E]` → (negative caption per image,
+    /// negative image per caption), both `[B]` i64.
+    fn negatives(&self, image_embeds: &Tensor, text_embeds: &Tensor, tokens: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
         let b = tokens.size()[0];
-        if similarity.size() != [b, b] || !similarity.is_floating_point() {
-            return Err(Error::shape(format!("{WHO}: `similarity` must be a float [B, B] = [{b}, {b}], got {:?}", similarity.size())));
+        for (name, t) in [("image_embeds", image_embeds), ("text_embeds", text_embeds)] {
+            if t.dim() != 2 || t.size()[0] != b || t.size()[1] != image_embeds.size()[1] || t.size()[1] == 0 || !t.is_floating_point() {
+                return Err(Error::shape(format!(
+                    "{WHO}: `{name}` must be a float [B, E] with B = {b} and the same E for images and texts, got {:?}",
+                    t.size()
+                )));
+            }
         }
         if b < 2 {
             return Err(Error::shape(format!("{WHO}: mining hard negatives needs a batch of at least 2, got {b}")));
@@ -139,7 +144,11 @@ impl ItmHead {
         let _no_grad = tch::no_grad_guard();
         // Same ids in every position: the same caption, so not a negative (nor the pair itself).
         let same = tokens.unsqueeze(1).eq_tensor(&tokens.unsqueeze(0)).all_dim(2, false); // [B, B]
-        let sims = similarity.detach().to_kind(Kind::Float) / self.cfg.mining_temperature; // [B, B]
+        let unit = |t: &Tensor| {
+            let t = t.detach().to_kind(Kind::Float);
+            &t / t.norm_scalaropt_dim(2.0, [1i64].as_slice(), true).clamp_min(1e-12) // [B, E]
+        };
+        let sims = unit(image_embeds).matmul(&unit(text_embeds).tr()) / self.cfg.mining_temperature; // [B, B]
         let i2t = sims.softmax(1, Kind::Float).masked_fill(&same, 0.0); // [B, B]
         let t2i = sims.tr().softmax(1, Kind::Float).masked_fill(&same, 0.0); // [B, B]
         Ok((Self::draw(&i2t, train), Self::draw(&t2i, train)))
@@ -151,12 +160,12 @@ impl Module for ItmHead {
         let tokens = token_input(inputs, "tokens", self.cfg.vocab_size, WHO)?; // [B, L]
         let b = tokens.size()[0];
         let image = self.image(inputs, b)?; // [B, P, image_dim]
-        let Some(similarity) = inputs.get_opt("similarity") else {
+        let (Some(image_embeds), Some(text_embeds)) = (inputs.get_opt("image_embeds"), inputs.get_opt("text_embeds")) else {
             let logits = self.match_logits(&image, &tokens)?; // [B, 2]
             let matched = logits.softmax(1, Kind::Float).select(1, 1); // [B]
-            return Ok(TensorMap::new().with("logits", &logits).with("match", &matched));
+            return Ok(TensorMap::new().with("logits", &logits).with("match_prob", &matched));
         };
-        let (negative_texts, negative_images) = self.negatives(similarity, &tokens, train)?; // [B], [B]
+        let (negative_texts, negative_images) = self.negatives(image_embeds, text_embeds, &tokens, train)?; // [B], [B]
         let images = Tensor::cat(&[&image, &image, &image.index_select(0, &negative_images)], 0); // [3B, P, image_dim]
         let texts = Tensor::cat(&[&tokens, &tokens.index_select(0, &negative_texts), &tokens], 0); // [3B, L]
         let logits = self.match_logits(&images, &texts)?.view([3, b, 2]).transpose(0, 1).contiguous(); // [B, 3, 2]
@@ -189,7 +198,8 @@ mod tests {
         // Captions 0 and 1 are identical; image 0 is most similar to caption 1, then 2.
         let tokens = Tensor::from_slice2(&[[1i64, 4, 5], [1, 4, 5], [1, 6, 7]]);
         let sims = Tensor::from_slice2(&[[1.0f32, 0.9, 0.5], [0.2, 1.0, 0.1], [0.3, 0.8, 1.0]]);
-        let (neg_texts, neg_images) = h.negatives(&sims, &tokens, false).unwrap();
+        // Unit text axes: cos(image i, caption j) = sims[i][j] / |sims[i]|, same order per row and column here.
+        let (neg_texts, neg_images) = h.negatives(&sims, &Tensor::eye(3, (Kind::Float, Device::Cpu)), &tokens, false).unwrap();
         assert_eq!(Vec::<i64>::try_from(&neg_texts).unwrap(), [2, 2, 1]);
         // Caption 2 (column 2: 0.5, 0.1, 1.0) draws image 0; captions 0 and 1 only image 2.
         assert_eq!(Vec::<i64>::try_from(&neg_images).unwrap(), [2, 2, 0]);
@@ -199,9 +209,9 @@ mod tests {
     fn sampled_negatives_are_never_positives() {
         let (_vs, h) = head();
         let tokens = Tensor::from_slice2(&[[1i64, 4], [1, 4], [1, 5], [1, 6]]);
-        let sims = Tensor::randn([4, 4], (Kind::Float, Device::Cpu));
+        let (images, texts) = (Tensor::randn([4, 5], (Kind::Float, Device::Cpu)), Tensor::randn([4, 5], (Kind::Float, Device::Cpu)));
         for _ in 0..50 {
-            let (t, i) = h.negatives(&sims, &tokens, true).unwrap();
+            let (t, i) = h.negatives(&images, &texts, &tokens, true).unwrap();
             let (t, i) = (Vec::<i64>::try_from(&t).unwrap(), Vec::<i64>::try_from(&i).unwrap());
             for row in 0..4 {
                 let same = |j: i64| j == row as i64 || (row < 2 && j < 2);
@@ -211,15 +221,16 @@ mod tests {
     }
 
     #[test]
-    fn training_outputs_and_a_wrong_similarity_is_an_error() {
+    fn training_outputs_and_misshapen_embeddings_are_an_error() {
         let (_vs, h) = head();
         let tokens = Tensor::from_slice2(&[[1i64, 4], [1, 5], [1, 6]]);
         let image = Tensor::randn([3, 2, 3], (Kind::Float, Device::Cpu));
-        let inputs = TensorMap::new().with("tokens", &tokens).with("image", &image).with("similarity", &Tensor::randn([3, 3], (Kind::Float, Device::Cpu)));
+        let embeds = |n: i64| Tensor::randn([n, 4], (Kind::Float, Device::Cpu));
+        let inputs = TensorMap::new().with("tokens", &tokens).with("image", &image).with("image_embeds", &embeds(3)).with("text_embeds", &embeds(3));
         let out = h.forward(&inputs, true).unwrap();
         assert_eq!(out.get("logits").unwrap().size(), [3, 3, 2]);
         assert_eq!(Vec::<i64>::try_from(out.get("targets").unwrap().reshape([-1])).unwrap(), [1, 0, 0, 1, 0, 0, 1, 0, 0]);
-        let bad = TensorMap::new().with("tokens", &tokens).with("image", &image).with("similarity", &Tensor::randn([3, 2], (Kind::Float, Device::Cpu)));
-        assert!(h.forward(&bad, true).unwrap_err().to_string().contains("similarity"));
+        let bad = TensorMap::new().with("tokens", &tokens).with("image", &image).with("image_embeds", &embeds(3)).with("text_embeds", &embeds(2));
+        assert!(h.forward(&bad, true).unwrap_err().to_string().contains("text_embeds"));
     }
 }

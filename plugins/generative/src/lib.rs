@@ -28,8 +28,8 @@ pub fn register(r: &mut Registrar) -> Result<()> {
     );
     r.module(
         "itm_head",
-        "BLIP image-text matching head: tokens [B, L] + image [B, (P,) image_dim] → logits [B, 2], match [B]; \
-         with similarity [B, B] → logits [B, 3, 2] and targets [B, 3] over hard negatives mined from it",
+        "BLIP image-text matching head: tokens [B, L] + image [B, (P,) image_dim] → logits [B, 2], match_prob [B]; \
+         with ITC image_embeds/text_embeds [B, E] → logits [B, 3, 2] and targets [B, 3] over hard negatives mined from their similarities",
         |p, cfg: &ItmHeadConfig| ItmHead::new(p, cfg),
     );
     Ok(())

@@ -2,6 +2,7 @@
 //! evaluation); every per-step and per-example computation stays in Rust, since a Rhai
 //! call costs about a microsecond.
 mod api_analysis;
+mod api_capfilt;
 mod api_components;
 mod api_config;
 mod api_data;
@@ -69,6 +70,7 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
     api_tensor::register(&mut engine, &session);
     api_steps::register(&mut engine, &session);
     api_module::register(&mut engine, &session);
+    api_capfilt::register(&mut engine, &session);
     api_vq::register(&mut engine, &session);
     api_images::register(&mut engine, &session);
     engine
