@@ -4,13 +4,14 @@
 //! video codes. Also checks the moving-digits manifests the run trains on.
 use plexus_tests::{plexus, read_json, root, stdout_stderr};
 
-// Measured on the tiny config (seed 0, OMP_NUM_THREADS=1): code usage 0.92 of 64 codes,
-// PSNR 15.3 dB, masked text accuracy 0.76 vs 0.13 (most frequent word), masked video
-// accuracy 0.67 vs 0.13 (most frequent code). Thresholds leave room for seed/machine noise.
+// Measured on the tiny config (seed 0, OMP_NUM_THREADS=1): code usage 0.95 of 64 codes,
+// PSNR 14.8 dB, masked text accuracy 0.60 vs 0.11 (most frequent word), masked video
+// accuracy 0.71 vs 0.12 (most frequent code); earlier tiny variants gave 0.74-0.76 text and
+// 0.67-0.68 video. Thresholds leave room for seed/machine noise.
 const USAGE_MIN: f64 = 0.6;
 const PSNR_MIN: f64 = 12.0;
-const TEXT_MARGIN: f64 = 0.3;
-const VIDEO_MARGIN: f64 = 0.2;
+const TEXT_MARGIN: f64 = 0.25;
+const VIDEO_MARGIN: f64 = 0.3;
 
 #[test]
 fn moving_digits_manifests_describe_their_clips() {
