@@ -5,6 +5,7 @@ mod api_analysis;
 mod api_capfilt;
 mod api_components;
 mod api_config;
+mod api_ctc;
 mod api_data;
 mod api_images;
 mod api_log;
@@ -70,6 +71,7 @@ pub fn engine(session: Shared, import_roots: Vec<std::path::PathBuf>, limits: &L
     api_tensor::register(&mut engine, &session);
     api_steps::register(&mut engine, &session);
     api_module::register(&mut engine, &session);
+    api_ctc::register(&mut engine, &session);
     api_capfilt::register(&mut engine, &session);
     api_vq::register(&mut engine, &session);
     api_images::register(&mut engine, &session);
