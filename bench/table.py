@@ -13,6 +13,8 @@ GOALS = {
     "rhai_overhead": ("ratio <= 1.01", lambda r: r <= 1.01),
     "plugin_overhead": ("ratio <= 1.005", lambda r: r <= 1.005),
     "data_wait_fraction": ("<= 0.02", lambda r: r <= 0.02),
+    "data_wait_fraction_webdataset_2w": ("<= 0.02", lambda r: r <= 0.02),
+    "data_wait_fraction_manifest_2w": ("<= 0.02", lambda r: r <= 0.02),
     "cpu_mfu": (">= 0.5", lambda r: r >= 0.5),
     "retrieval_100k": (">= 10", lambda r: r >= 10),
     "retrieval_100k_peak_rss": ("<= 1 (GiB)", lambda r: r <= 1),
