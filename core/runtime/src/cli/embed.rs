@@ -39,9 +39,13 @@ pub struct Args {
     /// Safetensors file with a preprocessed float tensor `pixels` [N, 3, H, W].
     #[arg(long)]
     pub pixels: Option<PathBuf>,
-    /// Text file, one text per line (not supported yet: use --tokens).
+    /// Text file, one text per line, tokenized as open_clip.tokenize does (needs --bpe).
     #[arg(long, conflicts_with = "tokens")]
     pub texts: Option<PathBuf>,
+    /// open_clip's BPE merges (bpe_simple_vocab_16e6.txt.gz, in open_clip's package
+    /// folder), for --texts: the `clip_bpe` tokenizer of the text plugin.
+    #[arg(long, requires = "texts")]
+    pub bpe: Option<PathBuf>,
     /// Safetensors file with an int64 tensor `tokens` [N, L] of open_clip token ids.
     #[arg(long)]
     pub tokens: Option<PathBuf>,
@@ -65,19 +69,24 @@ pub fn main(args: Args, plugin_dirs: Vec<PathBuf>) -> ExitCode {
 
 /// Returns the names of the tensors written.
 fn embed(args: &Args, plugin_dirs: &[PathBuf]) -> Result<Vec<String>> {
-    if args.texts.is_some() {
+    if args.texts.is_some() && args.bpe.is_none() {
         return Err(Error::Other(
-            "--texts is not supported yet: plexus has no open_clip BPE tokenizer. Tokenize with open_clip \
-             (tokenizer(texts)) and pass the ids as --tokens FILE.safetensors (int64 `tokens` [N, L])"
-                .into(),
+            "--texts needs --bpe FILE: open_clip's bpe_simple_vocab_16e6.txt.gz (in the open_clip package folder)".into(),
         ));
     }
-    if args.images.is_empty() && args.pixels.is_none() && args.tokens.is_none() {
-        return Err(Error::Other("nothing to embed: give --images or --pixels, and/or --tokens".into()));
+    if args.images.is_empty() && args.pixels.is_none() && args.tokens.is_none() && args.texts.is_none() {
+        return Err(Error::Other("nothing to embed: give --images or --pixels, and/or --texts or --tokens".into()));
     }
     let model_file = args.model.display().to_string();
     let text = std::fs::read_to_string(&args.model).map_err(|e| Error::io(&args.model, e))?;
-    let towers = OpenClipConfig::parse(&text, &model_file)?.towers(&model_file)?;
+    let config = OpenClipConfig::parse(&text, &model_file)?;
+    if let (Some(_), Some(name)) = (&args.texts, &config.text_cfg.hf_tokenizer_name) {
+        return Err(Error::Other(format!(
+            "{model_file}: text_cfg.hf_tokenizer_name is {name:?}: open_clip tokenizes this model with that Hugging Face \
+             tokenizer, not its BPE, so --texts would give other ids; pass --tokens"
+        )));
+    }
+    let towers = config.towers(&model_file)?;
 
     // Inputs first, so a bad input fails before the plugins and weights load.
     let pixels = match (&args.pixels, args.images.is_empty()) {
@@ -85,9 +94,15 @@ fn embed(args: &Args, plugin_dirs: &[PathBuf]) -> Result<Vec<String>> {
         (None, false) => Some(load_images(&args.images, towers.image_size)?),
         (None, true) => None,
     };
-    let tokens = args.tokens.as_deref().map(|f| read_tokens(f, towers.context_length)).transpose()?;
+    let mut tokens = args.tokens.as_deref().map(|f| read_tokens(f, towers.context_length)).transpose()?;
+    let texts = args.texts.as_deref().map(read_texts).transpose()?;
 
     let registry = Registry::discover(&default_search_path(plugin_dirs));
+    if let (Some(texts), Some(bpe)) = (&texts, &args.bpe) {
+        let cfg = serde_json::json!({ "path": bpe, "context_length": towers.context_length });
+        let tokenizer = registry.tokenizer("clip_bpe", &nn::VarStore::new(Device::Cpu).root(), &Hparams::new(cfg, "--bpe"))?;
+        tokens = Some(tokenizer.encode(texts)?); // [M, context_length]
+    }
     let vs = nn::VarStore::new(Device::Cpu);
     let vision = registry.encoder("vit", &(vs.root() / "visual"), &Hparams::new(towers.vision, format!("{model_file} vision_cfg")))?;
     let text_tower = registry.encoder("text_transformer", &vs.root(), &Hparams::new(towers.text, format!("{model_file} text_cfg")))?;
@@ -130,6 +145,16 @@ fn read_pixels(file: &Path, image_size: i64) -> Result<Tensor> {
         return Err(Error::Data(format!("{}: `pixels` is {:?}; expected a float tensor", file.display(), pixels.kind())));
     }
     Ok(pixels.to_kind(Kind::Float))
+}
+
+/// One text per line (a final newline ends the file; other empty lines are empty texts).
+fn read_texts(file: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let texts: Vec<String> = text.lines().map(str::to_string).collect();
+    if texts.is_empty() {
+        return Err(Error::Data(format!("{}: no texts (one per line)", file.display())));
+    }
+    Ok(texts)
 }
 
 /// `tokens` `[N, L]` int64, L ≤ text_cfg.context_length.
