@@ -150,10 +150,11 @@ fn batches_carry_shapes_masks_and_the_drawn_captions() {
 
 /// A PNG cut in half and a WAV cut mid-sample, planted among good files.
 fn plant_corrupt(manifest: &Manifest) -> Vec<PathBuf> {
-    let png = manifest.records[4].image.clone().unwrap();
+    let file = |at: &Option<plexus::data::Location>| at.as_ref().and_then(|l| l.as_path()).unwrap().to_path_buf();
+    let png = file(&manifest.records[4].image);
     let bytes = std::fs::read(&png).unwrap();
     std::fs::write(&png, &bytes[..bytes.len() / 2]).unwrap();
-    let wav = manifest.records[7].audio.clone().unwrap();
+    let wav = file(&manifest.records[7].audio);
     let bytes = std::fs::read(&wav).unwrap();
     std::fs::write(&wav, &bytes[..bytes.len() - 301]).unwrap();
     vec![png, wav]
