@@ -58,17 +58,18 @@ struct BpeVocab {
     eot: i64,
 }
 
+/// (byte, symbol) in open_clip's vocabulary order, and the symbol of each byte.
+type ByteAlphabet = (Vec<(u8, char)>, [char; 256]);
+
 /// GPT-2's `bytes_to_unicode`: printable bytes map to themselves, the others to U+0100...
 /// in byte order. Returned in open_clip's vocabulary order (printable ranges first).
-fn byte_alphabet() -> &'static (Vec<(u8, char)>, [char; 256]) {
-    static TABLE: OnceLock<(Vec<(u8, char)>, [char; 256])> = OnceLock::new();
+fn byte_alphabet() -> &'static ByteAlphabet {
+    static TABLE: OnceLock<ByteAlphabet> = OnceLock::new();
     TABLE.get_or_init(|| {
         let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xa1..=0xac | 0xae..=0xff);
         let mut order: Vec<(u8, char)> = (0..=255u8).filter(|&b| printable(b)).map(|b| (b, b as char)).collect();
-        let mut next = 256u32;
-        for b in (0..=255u8).filter(|&b| !printable(b)) {
+        for (next, b) in (256u32..).zip((0..=255u8).filter(|&b| !printable(b))) {
             order.push((b, char::from_u32(next).expect("U+0100..U+0143 are chars")));
-            next += 1;
         }
         let mut by_byte = ['\0'; 256];
         for &(b, c) in &order {
