@@ -4,7 +4,9 @@
 //!   script-driven loops over captioned images, `#{image, label, caption, index, size}`;
 //! - `save_image_grid(images, rows, "name.png")`: a PNG grid written atomically into the
 //!   run folder;
-//! - `clip_score(image_embeds, text_embeds)`: 100 · mean of max(cos, 0) over paired rows.
+//! - `clip_score(image_embeds, text_embeds)`: 100 · mean of max(cos, 0) over paired rows;
+//! - `x.to_device_of(y)`: `x` on `y`'s device (e.g. labels built with `tensor([..])`, which
+//!   live on the CPU, next to logits on a GPU).
 use std::rc::Rc;
 
 use rand::seq::SliceRandom;
@@ -138,7 +140,8 @@ pub fn register(engine: &mut Engine, session: &Shared) {
     engine
         .register_fn("batches", move |d: &mut DatasetHandle, epoch: i64, batch_size: i64| batches(&s1, d, Some(epoch), batch_size))
         .register_fn("eval_batches", move |d: &mut DatasetHandle, batch_size: i64| batches(&s2, d, None, batch_size))
-        .register_fn("clip_score", |images: TensorValue, texts: TensorValue| clip_score(&images.0, &texts.0).map_err(rt));
+        .register_fn("clip_score", |images: TensorValue, texts: TensorValue| clip_score(&images.0, &texts.0).map_err(rt))
+        .register_fn("to_device_of", |x: &mut TensorValue, y: TensorValue| TensorValue(x.0.to_device(y.0.device())));
 
     let s = session.clone();
     engine.register_fn("save_image_grid", move |images: TensorValue, rows: i64, name: &str| -> RhaiResult<String> {
