@@ -148,6 +148,7 @@ fn plugins_check_reports_fingerprints_and_conformance_per_component() {
         "fused_classification",
         "mlp_projector",
         "causal_lm",
+        "itm_head",
     ] {
         assert!(names.contains(&name), "{name} not checked: {names:?}");
     }
