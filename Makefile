@@ -21,9 +21,9 @@ apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
-# What `make run` and `make test` need (av-digits, easy-vqa: tests/audioclip.rs, tests/llava.rs; videos, moving-digits: tests/videobert.rs); `make data DATA=all` (or a list of names, see
+# What `make run` and `make test` need (av-digits, easy-vqa: tests/audioclip.rs, tests/llava.rs; videos, moving-digits: tests/videobert.rs; av-digit-sequences: tests/avsr.rs); `make data DATA=all` (or a list of names, see
 # `plexus data list`) fetches the other datasets into data/NAME/. Reruns only verify.
-DATA ?= fashion-mnist av-digits easy-vqa videos moving-digits
+DATA ?= fashion-mnist av-digits easy-vqa videos moving-digits av-digit-sequences
 data: venv apt
 	@.venv/bin/python tools/data/fetch.py $(DATA)
 
