@@ -25,18 +25,19 @@ fn tiny_blip_capfilt_beats_chance_and_a_random_filter() {
         assert!(get(key) >= chance + THRESHOLDS.r1_margin, "{key} = {} vs chance {chance:.3}: {m}", get(key));
     }
     assert!(get("filter_removal_recall") >= 0.3 + THRESHOLDS.recall_margin, "removal recall {}: a random filter gets 0.3: {m}", get("filter_removal_recall"));
-    assert_eq!(get("filter_planted_noise"), 300.0, "30% of 1,000 captions are planted noise");
-    assert!(summary["protocols"]["filter_removal_recall"].as_str().unwrap().contains("300 of 1000"), "{summary}");
+    assert_eq!(get("filter_planted_noise"), 600.0, "30% of 2,000 captions are planted noise");
+    assert!(summary["protocols"]["filter_removal_recall"].as_str().unwrap().contains("600 of 2000"), "{summary}");
     // The filtered set's captions are written into the run folder.
     assert!(dir.join("captions/filtered.jsonl").is_file() && dir.join("captions/noisy.jsonl").is_file());
 }
 
-/// Margins over chance, set from measured tiny runs (see the report in the commit).
+/// Margins over chance. Measured on the tiny config (seed 0): R@1 0.34-0.57 (lowest: the
+/// filtered model's t2i), removal recall 0.89 (precision 0.96).
 struct Thresholds {
     r1_margin: f64,
     recall_margin: f64,
 }
-const THRESHOLDS: Thresholds = Thresholds { r1_margin: 0.15, recall_margin: 0.2 };
+const THRESHOLDS: Thresholds = Thresholds { r1_margin: 0.15, recall_margin: 0.3 };
 
 #[test]
 fn capfilt_helpers_corrupt_derive_and_decode() {
