@@ -1,19 +1,10 @@
 //! A 1-D CNN over log-mel frames: mel bands are the input channels and each stage convolves
 //! along time, so the output keeps a time axis for sequence tasks (CTC speech recognition).
+pub use plexus_nn::Pool;
 use plexus_nn::expect_rank;
 use plexus_plugin::serde::{Deserialize, Serialize};
-use plexus_plugin::tch::{nn, nn::Module, Kind, Tensor};
+use plexus_plugin::tch::{nn, nn::Module, Tensor};
 use plexus_plugin::{Encoder, Error, Modality, Result};
-
-/// `mean`: average over time → `[B, D]` (the encoder contract of classification and
-/// retrieval); `none`: one feature per output frame → `[B, T', D]` (sequence tasks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(crate = "plexus_plugin::serde", rename_all = "lowercase")]
-pub enum Pool {
-    #[default]
-    Mean,
-    None,
-}
 
 /// Config of `audio_conv1d`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,9 +97,6 @@ impl Encoder for AudioConv1d {
             x = frame_norm(norm, &conv.forward(&x))?.gelu("none"); // [B, c_i, T_i]
         }
         let features = self.proj.forward(&x.transpose(1, 2)); // [B, T', output_dim]
-        Ok(match self.cfg.pool {
-            Pool::Mean => features.mean_dim([1i64].as_slice(), false, Kind::Float), // [B, output_dim]
-            Pool::None => features,
-        })
+        Ok(self.cfg.pool.apply(features)) // [B, output_dim] or [B, T', output_dim]
     }
 }

@@ -1,7 +1,9 @@
 //! Layers shared by the built-in plugins. Parameter names follow open_clip's
 //! `transformer.py`, so that open_clip state dicts map one-to-one onto our VarStore paths.
+mod pool;
 mod transformer;
 
+pub use pool::Pool;
 pub use transformer::{LayerNorm, ResidualAttentionBlock, Transformer, TransformerConfig};
 
 use plexus_plugin::tch::Tensor;

@@ -5,7 +5,7 @@ use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::tch::{nn, nn::Module, Kind, Tensor};
 use plexus_plugin::{Encoder, Error, Modality, Result};
 
-use crate::pool::Pool;
+use plexus_nn::Pool;
 
 /// Config of `video_cnn3d`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,10 +125,7 @@ impl Encoder for VideoCnn3d {
         }
         let per_step = x.mean_dim([3i64, 4].as_slice(), false, Kind::Float).transpose(1, 2); // [B, T', c]
         let features = self.proj.forward(&per_step); // [B, T', output_dim]
-        Ok(match self.cfg.pool {
-            Pool::Mean => features.mean_dim([1i64].as_slice(), false, Kind::Float), // [B, output_dim]
-            Pool::None => features,
-        })
+        Ok(self.cfg.pool.apply(features)) // [B, output_dim] or [B, T', output_dim]
     }
 }
 

@@ -3,11 +3,10 @@
 //! another's (e.g. video) resampled onto the same time axis — the fusion of
 //! audio-visual speech recognition (`scripts/avsr.rhai`).
 mod cnn3d;
-mod pool;
 mod seq_cross_attention;
 
 pub use cnn3d::{VideoCnn3d, VideoCnn3dConfig};
-pub use pool::Pool;
+pub use plexus_nn::Pool;
 pub use seq_cross_attention::{SeqCrossAttention, SeqCrossAttentionConfig};
 
 use plexus_plugin::{Registrar, Result};
