@@ -50,7 +50,7 @@ test: setup
 bench-metrics: setup
 	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin metrics_bench -- 5000 2000 256
 	@echo "retrieval over 100k x 100k embeddings (N DIM SAMPLED-QUERIES CHUNK; several minutes on one thread):"
-	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin retrieval_100k -- 100000 256 100 512
+	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin retrieval_100k -- 100000 256 100 128
 	@echo "loader throughput (examples/s per format and worker count):"
 	OMP_NUM_THREADS=1 $(CARGO) run --release --quiet -p plexus-bench --bin loader_throughput -- 512
 
