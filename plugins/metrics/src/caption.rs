@@ -8,7 +8,7 @@
 use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::{Metric, Result, Scores, TensorMap};
 
-use crate::text::{check_counts, ref_rows_of, rows_of};
+use crate::text::{check_counts, intern, ref_rows_of, rows_of};
 use crate::{bleu_ids, cider_d_ids, ptb_tokenize_all, rouge_l_ids};
 
 /// Which caption metrics a component reports.
@@ -51,18 +51,10 @@ pub fn caption_scores(which: CaptionMetric, cands: &[String], refs: &[Vec<String
     } else {
         (cands.to_vec(), refs.to_vec())
     };
-    let mut out = Scores::new();
-    if which.wants(CaptionMetric::Bleu) {
-        let b = crate::bleu(&cands, &refs)?;
-        out.extend((0..4).map(|k| (format!("bleu_{}", k + 1), b.corpus[k])));
-    }
-    if which.wants(CaptionMetric::RougeL) {
-        out.push(("rouge_l".into(), crate::rouge_l(&cands, &refs)?.0));
-    }
-    if which.wants(CaptionMetric::Cider) {
-        out.push(("cider".into(), crate::cider_d(&cands, &refs)?.0));
-    }
-    Ok(out)
+    // One vocabulary for all three metrics: interning the words is a sizeable share of
+    // their cost, and they only compare words for equality.
+    let (cands, refs) = intern(&cands, &refs, "caption")?;
+    Ok(caption_scores_ids(which, &cands, &refs))
 }
 
 /// The caption components take no options (the constants are pycocoevalcap's).
