@@ -4,6 +4,9 @@
 # Also installs the pinned scikit-learn the analysis parity tests compare against.
 # Idempotent: when the right torch and scikit-learn are present it only checks.
 set -euo pipefail
+# No wheel cache: the CUDA torch wheel and its nvidia packages would take another ~4 GB
+# of disk under ~/.cache/pip, and each set-up installs them only once.
+export PIP_NO_CACHE_DIR=1
 torch_version=2.11.0
 venv=.venv
 py=${PYTHON:-python3}
