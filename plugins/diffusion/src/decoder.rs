@@ -8,7 +8,7 @@ use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::tch::{self, nn, nn::Module as _, Device, Kind, Tensor};
 use plexus_plugin::{Error, Module, Result, TensorMap};
 
-use crate::inputs::{at_least, dropped, float_of_shape, optional_float, probability, timesteps, unit_scaled};
+use crate::inputs::{at_least, dropped, float_of_shape, guidance_scale, optional_float, probability, timesteps, unit_scaled};
 use crate::schedule::{timestep_features, Prediction, Schedule, ScheduleKind};
 use crate::unet::UNet;
 
@@ -112,10 +112,9 @@ impl UnclipDecoder {
     }
 
     /// DDIM from `noise` `[B, C, S, S]` to images `[B, C, S, S]` in [-1, 1], with guidance.
-    fn sample(&self, embed: &Tensor, noise: Tensor) -> Tensor {
+    fn sample(&self, embed: &Tensor, noise: Tensor, g: f64) -> Tensor {
         let _guard = tch::no_grad_guard();
         let b = embed.size()[0];
-        let g = self.cfg.guidance_scale;
         let ts = self.schedule.ddim_timesteps(self.cfg.sample_steps);
         let device = noise.device();
         let both_embed = Tensor::cat(&[embed, embed], 0); // [2B, D]
@@ -149,7 +148,7 @@ impl Module for UnclipDecoder {
         let Some(images) = optional_float(inputs, "images", &shape, b, WHO)? else {
             let size = [b, shape[1], shape[2], shape[3]];
             let noise = optional_float(inputs, "noise", &shape, b, WHO)?.unwrap_or_else(|| Tensor::randn(size, (Kind::Float, embed.device())));
-            return Ok(TensorMap::new().with("images", &self.sample(&embed, noise)));
+            return Ok(TensorMap::new().with("images", &self.sample(&embed, noise, guidance_scale(inputs, self.cfg.guidance_scale, WHO)?)));
         };
         let noise = optional_float(inputs, "noise", &shape, b, WHO)?.unwrap_or_else(|| images.randn_like());
         let t = timesteps(inputs, b, self.schedule.len(), &images, WHO)?; // [B]

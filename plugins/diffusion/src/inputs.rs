@@ -66,3 +66,17 @@ pub fn probability(who: &str, key: &str, p: f64) -> Result<()> {
     }
     Ok(())
 }
+
+/// The optional sampling input `guidance_scale` (a scalar): overrides the config's value
+/// for this call, so one trained model can be sampled at several scales.
+pub fn guidance_scale(inputs: &TensorMap, configured: f64, who: &str) -> Result<f64> {
+    let Some(t) = inputs.get_opt("guidance_scale") else { return Ok(configured) };
+    if t.numel() != 1 || t.kind() == Kind::Bool {
+        return Err(Error::shape(format!("{who}: `guidance_scale` must be one number, got {:?} {:?}", t.kind(), t.size())));
+    }
+    let g = t.reshape([1]).double_value(&[0]);
+    if !(g.is_finite() && g >= 0.0) {
+        return Err(Error::other(format!("{who}: `guidance_scale` must be finite and >= 0, got {g}")));
+    }
+    Ok(g)
+}

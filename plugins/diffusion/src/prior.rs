@@ -8,7 +8,7 @@ use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::tch::{self, nn, nn::Module as _, Device, Kind, Tensor};
 use plexus_plugin::{Error, Module, Result, TensorMap};
 
-use crate::inputs::{at_least, dropped, float_of_shape, optional_float, probability, timesteps, unit_scaled};
+use crate::inputs::{at_least, dropped, float_of_shape, guidance_scale, optional_float, probability, timesteps, unit_scaled};
 use crate::schedule::{timestep_features, Schedule, ScheduleKind};
 
 const WHO: &str = "diffusion_prior";
@@ -105,10 +105,9 @@ impl DiffusionPrior {
     }
 
     /// DDIM from `noise` `[B, D]` to unit-norm image embeddings `[B, D]`.
-    fn sample(&self, text: &Tensor, noise: Tensor) -> Tensor {
+    fn sample(&self, text: &Tensor, noise: Tensor, g: f64) -> Tensor {
         let _guard = tch::no_grad_guard();
         let b = text.size()[0];
-        let g = self.cfg.guidance_scale;
         let guided = g != 1.0;
         let ts = self.schedule.ddim_timesteps(self.cfg.sample_steps);
         let mut x = noise;
@@ -141,7 +140,7 @@ impl Module for DiffusionPrior {
         let text = unit_scaled(&text.to_kind(Kind::Float)); // [B, D]
         let Some(image) = optional_float(inputs, "image_embed", &[-1, d], b, WHO)? else {
             let noise = optional_float(inputs, "noise", &[-1, d], b, WHO)?.unwrap_or_else(|| Tensor::randn([b, d], (Kind::Float, text.device())));
-            return Ok(TensorMap::new().with("image_embed", &self.sample(&text, noise)));
+            return Ok(TensorMap::new().with("image_embed", &self.sample(&text, noise, guidance_scale(inputs, self.cfg.guidance_scale, WHO)?)));
         };
         let target = unit_scaled(&image); // [B, D]
         let noise = optional_float(inputs, "noise", &[-1, d], b, WHO)?.unwrap_or_else(|| target.randn_like());

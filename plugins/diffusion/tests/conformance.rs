@@ -90,3 +90,34 @@ fn prior_learns_which_image_embedding_goes_with_which_text() {
         assert!(own > 0.9 && own > other, "sample {i}: cosine {own} with its image, {other} with the other\n{cos}");
     }
 }
+
+/// A per-call `guidance_scale` overrides the config's: at the configured scale the output
+/// equals the plain call's, at another scale it differs; a vector or a negative scale is
+/// an error naming the input.
+#[test]
+fn a_guidance_scale_input_overrides_the_config_for_one_call() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let decoder = small_decoder(&vs); // configured guidance 3.0
+    let embed = Tensor::randn([2, 5], (Kind::Float, Device::Cpu));
+    let noise = Tensor::randn([2, 2, 9, 9], (Kind::Float, Device::Cpu));
+    let call = |g: Option<Tensor>| {
+        let inputs = TensorMap::new().with("image_embed", &embed).with("noise", &noise);
+        decoder.forward(&match g { Some(g) => inputs.with("guidance_scale", &g), None => inputs }, false)
+    };
+    let plain = call(None).unwrap().get("images").unwrap().shallow_clone();
+    assert!(plain.equal(call(Some(Tensor::from(3.0f32))).unwrap().get("images").unwrap()));
+    assert!(!plain.equal(call(Some(Tensor::from(1.0f32))).unwrap().get("images").unwrap()));
+    for bad in [Tensor::from_slice(&[1.0f32, 2.0]), Tensor::from(-1.0f32)] {
+        let err = call(Some(bad)).unwrap_err().to_string();
+        assert!(err.contains("`guidance_scale`"), "{err}");
+    }
+
+    let prior = DiffusionPrior::new(&(vs.root() / "prior"), &DiffusionPriorConfig { embed_dim: 5, width: 8, layers: 1, timesteps: 20, sample_steps: 5, ..Default::default() }).unwrap();
+    let start = Tensor::randn([2, 5], (Kind::Float, Device::Cpu));
+    let sample = |g: f32| {
+        let inputs = TensorMap::new().with("text_embed", &embed).with("noise", &start).with("guidance_scale", &Tensor::from(g));
+        prior.forward(&inputs, false).unwrap().get("image_embed").unwrap().shallow_clone()
+    };
+    let plain = prior.forward(&TensorMap::new().with("text_embed", &embed).with("noise", &start), false).unwrap().get("image_embed").unwrap().shallow_clone();
+    assert!(plain.equal(&sample(1.0)) && !plain.equal(&sample(4.0)));
+}
