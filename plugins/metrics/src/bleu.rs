@@ -7,7 +7,7 @@
 //! keep those constants so scores agree to the last digits. A consequence: a perfect
 //! candidate scores `1 - O(1e-9)`, and BLEU-n of a candidate shorter than n words is
 //! about 1e-6, not 0.
-use crate::text::{gram_order, intern, ngram_vec, Gram};
+use crate::text::{gram_order, intern, Counted, CountedCorpus, Gram};
 use plexus_plugin::Result;
 
 const TINY: f64 = 1e-15;
@@ -29,17 +29,17 @@ struct Stats {
     correct: [usize; 4],
 }
 
-fn stats(cand: &[u32], refs: &[Vec<u32>]) -> Stats {
+fn stats(cand: &Counted, refs: &[Counted]) -> Stats {
     // Maximum count of each n-gram in any one reference: concatenate, sort, keep the max.
-    let mut max_ref: Vec<(Gram, u32)> = refs.iter().flat_map(|r| ngram_vec(r)).collect();
+    let mut max_ref: Vec<(Gram, u32)> = refs.iter().flat_map(|r| r.grams.iter().copied()).collect();
     max_ref.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     max_ref.dedup_by_key(|x| x.0);
-    let test_len = cand.len();
+    let test_len = cand.len;
     // "closest": smallest |ref_len - test_len|, ties to the shorter reference.
-    let ref_len = refs.iter().map(|r| r.len()).min_by_key(|&l| (l.abs_diff(test_len), l)).unwrap_or(0);
+    let ref_len = refs.iter().map(|r| r.len).min_by_key(|&l| (l.abs_diff(test_len), l)).unwrap_or(0);
     let mut correct = [0usize; 4];
     let mut j = 0;
-    for (g, c) in ngram_vec(cand) {
+    for &(g, c) in &cand.grams {
         while j < max_ref.len() && max_ref[j].0 < g {
             j += 1;
         }
@@ -69,10 +69,15 @@ fn score(test_len: f64, ref_len: f64, guess: &[f64; 4], correct: &[f64; 4]) -> [
 
 /// BLEU over word-id sequences: `cands[i]` is scored against `refs[i]` (at least one).
 pub fn bleu_ids(cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>]) -> BleuScores {
+    bleu_counted(&CountedCorpus::new(cands, refs))
+}
+
+/// BLEU over captions whose n-grams are already counted.
+pub fn bleu_counted(corpus: &CountedCorpus) -> BleuScores {
     let (mut tl, mut rl) = (0.0, 0.0);
     let (mut guess, mut correct) = ([0.0; 4], [0.0; 4]);
-    let mut per_candidate = Vec::with_capacity(cands.len());
-    for (c, r) in cands.iter().zip(refs) {
+    let mut per_candidate = Vec::with_capacity(corpus.cands.len());
+    for (c, r) in corpus.cands.iter().zip(&corpus.refs) {
         let s = stats(c, r);
         tl += s.test_len as f64;
         rl += s.ref_len as f64;

@@ -8,8 +8,10 @@
 use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::{Metric, Result, Scores, TensorMap};
 
-use crate::text::{check_counts, intern, ref_rows_of, rows_of};
-use crate::{bleu_ids, cider_d_ids, ptb_tokenize_all, rouge_l_ids};
+use crate::text::{check_counts, intern, ref_rows_of, rows_of, CountedCorpus};
+use crate::bleu::bleu_counted;
+use crate::cider::{cider_d_counted, SIGMA};
+use crate::{ptb_tokenize_all, rouge_l_ids};
 
 /// Which caption metrics a component reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +31,16 @@ impl CaptionMetric {
 /// Scores over word-id sequences, named `bleu_1..bleu_4`, `rouge_l`, `cider`.
 pub fn caption_scores_ids(which: CaptionMetric, cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>]) -> Scores {
     let mut out = Scores::new();
-    if which.wants(CaptionMetric::Bleu) {
-        let b = bleu_ids(cands, refs);
+    let counted = (which != CaptionMetric::RougeL).then(|| CountedCorpus::new(cands, refs));
+    if let (true, Some(counted)) = (which.wants(CaptionMetric::Bleu), &counted) {
+        let b = bleu_counted(counted);
         out.extend((0..4).map(|k| (format!("bleu_{}", k + 1), b.corpus[k])));
     }
     if which.wants(CaptionMetric::RougeL) {
         out.push(("rouge_l".into(), rouge_l_ids(cands, refs).0));
     }
-    if which.wants(CaptionMetric::Cider) {
-        out.push(("cider".into(), cider_d_ids(cands, refs).0));
+    if let (true, Some(counted)) = (which.wants(CaptionMetric::Cider), &counted) {
+        out.push(("cider".into(), cider_d_counted(counted, SIGMA).0));
     }
     out
 }

@@ -12,13 +12,14 @@
 //!   "length" only for order index 1), i.e. `max(0, |c|-1) - max(0, |r|-1)`.
 //! - A candidate's score is the mean over orders, averaged over its references, × 10;
 //!   the corpus score is the mean over candidates.
-use crate::text::{gram_order, intern, ngram_vec, Gram, IdMap};
+use crate::text::{gram_order, intern, Counted, CountedCorpus, Gram};
 use plexus_plugin::Result;
 
 /// σ of the Gaussian length penalty.
 pub const SIGMA: f64 = 6.0;
 
 /// A sentence as tf-idf weights of its n-grams (sorted by key; all orders together).
+#[derive(Default)]
 struct TfIdf {
     vec: Vec<(Gram, f64)>,
     norm: [f64; 4],
@@ -26,18 +27,20 @@ struct TfIdf {
     length: f64,
 }
 
-/// `ln_df` holds `ln(max(1, df))` of every n-gram seen in the references.
-fn tfidf(grams: &[(Gram, u32)], len: usize, ln_df: &IdMap<Gram, f64>, log_n: f64) -> TfIdf {
-    let mut norm = [0.0; 4];
-    let vec = grams
-        .iter()
-        .map(|&(g, tf)| {
-            let v = tf as f64 * (log_n - ln_df.get(&g).copied().unwrap_or(0.0));
+impl TfIdf {
+    /// Refills `self` (keeping its allocation) from `sentence`, whose n-grams have the
+    /// document weights `ln_df` (`ln(max(1, df))`, 0 for n-grams no reference has), in order.
+    fn fill(&mut self, sentence: &Counted, ln_df: impl Iterator<Item = f64>, log_n: f64) {
+        let mut norm = [0.0; 4];
+        self.vec.clear();
+        self.vec.extend(sentence.grams.iter().zip(ln_df).map(|(&(g, tf), w)| {
+            let v = tf as f64 * (log_n - w);
             norm[gram_order(g)] += v * v;
             (g, v)
-        })
-        .collect();
-    TfIdf { vec, norm: norm.map(f64::sqrt), length: len.saturating_sub(1) as f64 }
+        }));
+        self.norm = norm.map(f64::sqrt);
+        self.length = sentence.len.saturating_sub(1) as f64;
+    }
 }
 
 fn sim(c: &TfIdf, r: &TfIdf, sigma: f64) -> f64 {
@@ -66,36 +69,96 @@ fn sim(c: &TfIdf, r: &TfIdf, sigma: f64) -> f64 {
 
 /// CIDEr-D with a chosen σ over word-id sequences: (corpus mean, per-candidate scores).
 pub fn cider_d_ids_with(cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>], sigma: f64) -> (f64, Vec<f64>) {
-    // Document frequency over reference sets (grams of different orders never share a key,
-    // see `text::Gram`), then replaced in place by ln(max(1, df)). Each reference's n-grams
-    // are counted once and kept for the tf-idf pass; the map is sized up front because
-    // rehashing a million n-grams costs more than the scoring.
-    let ref_grams: Vec<Vec<Vec<(Gram, u32)>>> = refs.iter().map(|rs| rs.iter().map(|r| ngram_vec(r)).collect()).collect();
-    let total: usize = ref_grams.iter().flatten().map(Vec::len).sum();
-    let mut ln_df: IdMap<Gram, f64> = IdMap::with_capacity_and_hasher(total, Default::default());
-    let mut seen: Vec<Gram> = Vec::new();
-    for rs in &ref_grams {
-        seen.clear();
-        seen.extend(rs.iter().flatten().map(|&(g, _)| g));
-        seen.sort_unstable();
-        seen.dedup();
-        for &g in &seen {
-            *ln_df.entry(g).or_insert(0.0) += 1.0;
-        }
-    }
-    ln_df.values_mut().for_each(|d| *d = d.max(1.0).ln());
-    let log_n = (cands.len() as f64).ln();
-    let per: Vec<f64> = cands
+    cider_d_counted(&CountedCorpus::new(cands, refs), sigma)
+}
+
+/// CIDEr-D with a chosen σ over captions whose n-grams are already counted.
+pub fn cider_d_counted(corpus: &CountedCorpus, sigma: f64) -> (f64, Vec<f64>) {
+    let weights = DocWeights::new(corpus);
+    let log_n = (corpus.cands.len() as f64).ln();
+    let (mut vc, mut vr) = (TfIdf::default(), TfIdf::default());
+    let mut cand_at = weights.cands_start;
+    let per: Vec<f64> = corpus
+        .cands
         .iter()
-        .zip(refs.iter().zip(&ref_grams))
-        .map(|(c, (rs, rgs))| {
-            let vc = tfidf(&ngram_vec(c), c.len(), &ln_df, log_n);
-            let sum: f64 = rs.iter().zip(rgs).map(|(r, g)| sim(&vc, &tfidf(g, r.len(), &ln_df, log_n), sigma)).sum();
+        .zip(&corpus.refs)
+        .enumerate()
+        .map(|(i, (c, rs))| {
+            vc.fill(c, weights.ln_df[cand_at..cand_at + c.grams.len()].iter().copied(), log_n);
+            cand_at += c.grams.len();
+            let set = &weights.set_grams[weights.set_start[i]..weights.set_start[i + 1]];
+            let set_ln_df = &weights.ln_df[weights.set_start[i]..weights.set_start[i + 1]];
+            let mut sum = 0.0;
+            for r in rs {
+                // Both sorted by n-gram: a merge finds each reference n-gram in its set.
+                let mut j = 0;
+                let ln_df = r.grams.iter().map(|&(g, _)| {
+                    while set[j] < g {
+                        j += 1;
+                    }
+                    set_ln_df[j]
+                });
+                vr.fill(r, ln_df, log_n);
+                sum += sim(&vc, &vr, sigma);
+            }
             sum / rs.len() as f64 * 10.0
         })
         .collect();
     let mean = if per.is_empty() { 0.0 } else { per.iter().sum::<f64>() / per.len() as f64 };
     (mean, per)
+}
+
+/// `ln(max(1, df))` of every n-gram the scoring reads, where `df(g)` is the number of
+/// reference sets holding `g` (grams of different orders never share a key, see
+/// `text::Gram`). Slots `set_start[i]..set_start[i + 1]` are reference set i's distinct
+/// n-grams (sorted, in `set_grams`); from `cands_start` on, every candidate's n-grams in
+/// corpus order.
+///
+/// Counted by sorting all slots by n-gram and reading runs, not with a hash map: a
+/// million scattered hash-table inserts cost several times more than one sort.
+struct DocWeights {
+    set_grams: Vec<Gram>,
+    set_start: Vec<usize>,
+    cands_start: usize,
+    ln_df: Vec<f64>,
+}
+
+impl DocWeights {
+    fn new(corpus: &CountedCorpus) -> Self {
+        let mut set_grams: Vec<Gram> = Vec::new();
+        let mut set_start = vec![0];
+        for rs in &corpus.refs {
+            let from = set_grams.len();
+            set_grams.extend(rs.iter().flat_map(|r| r.grams.iter().map(|&(g, _)| g)));
+            set_grams[from..].sort_unstable();
+            let distinct = dedup_sorted(&mut set_grams[from..]);
+            set_grams.truncate(from + distinct);
+            set_start.push(set_grams.len());
+        }
+        let cands_start = set_grams.len();
+        let mut slots: Vec<(Gram, u32)> = set_grams.iter().copied().chain(corpus.cands.iter().flat_map(|c| c.grams.iter().map(|&(g, _)| g))).zip(0u32..).collect();
+        slots.sort_unstable_by_key(|&(g, _)| g);
+        let mut ln_df = vec![0.0; slots.len()];
+        for run in slots.chunk_by(|a, b| a.0 == b.0) {
+            // Candidate slots only read the weight; reference-set slots count.
+            let df = run.iter().filter(|&&(_, slot)| (slot as usize) < cands_start).count();
+            let w = (df.max(1) as f64).ln();
+            run.iter().for_each(|&(_, slot)| ln_df[slot as usize] = w);
+        }
+        Self { set_grams, set_start, cands_start, ln_df }
+    }
+}
+
+/// Moves the distinct values of sorted `v` to its front; returns how many there are.
+fn dedup_sorted(v: &mut [Gram]) -> usize {
+    let mut kept = 0;
+    for i in 0..v.len() {
+        if i == 0 || v[i] != v[kept - 1] {
+            v[kept] = v[i];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 /// CIDEr-D (σ = 6) over word-id sequences.

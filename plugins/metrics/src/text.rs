@@ -126,6 +126,31 @@ pub fn ngram_vec(words: &[u32]) -> Vec<(Gram, u32)> {
     out
 }
 
+/// A caption's n-grams (as [`ngram_vec`] gives them) and its length in words.
+pub struct Counted {
+    pub grams: Vec<(Gram, u32)>,
+    pub len: usize,
+}
+
+impl Counted {
+    pub fn new(words: &[u32]) -> Self {
+        Self { grams: ngram_vec(words), len: words.len() }
+    }
+}
+
+/// Every caption of a corpus counted once: BLEU and CIDEr-D share these, and counting
+/// (a sort per caption) is the larger part of what each of them costs.
+pub struct CountedCorpus {
+    pub cands: Vec<Counted>,
+    pub refs: Vec<Vec<Counted>>,
+}
+
+impl CountedCorpus {
+    pub fn new(cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>]) -> Self {
+        Self { cands: cands.iter().map(|c| Counted::new(c)).collect(), refs: refs.iter().map(|rs| rs.iter().map(|r| Counted::new(r)).collect()).collect() }
+    }
+}
+
 /// Order index (n - 1) of an n-gram key.
 pub fn gram_order(g: Gram) -> usize {
     (127 - g.leading_zeros() as usize) / 32
