@@ -43,6 +43,23 @@ pub fn time(f: impl FnOnce()) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// CPU seconds this thread spends in `f`. With one libtorch thread every kernel (and the
+/// autograd engine's CPU work) runs on the calling thread, so this is the work done,
+/// untouched by other processes taking the core away; with more threads it misses the
+/// workers' time, and callers should use [`time`].
+pub fn thread_cpu_time(f: impl FnOnce()) -> f64 {
+    fn now() -> f64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid out-pointer for the duration of the call.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    }
+    let start = now();
+    f();
+    now() - start
+}
+
 /// Merges one comparison into `bench/results.json` (written atomically).
 pub fn record(path: &Path, name: &str, plexus: f64, baseline: f64, ratio: f64, unit: &str) {
     let mut all: serde_json::Value = std::fs::read_to_string(path)

@@ -4,13 +4,15 @@
 //! the same weights (copied) and the same input; outputs are asserted identical.
 //!
 //! Each repetition times CALLS forward+backward passes of each, interleaved; the
-//! overhead is the median of the per-repetition ratios dynamic / static, minus 1. A second, batch-1 forward-only
+//! overhead is the median of the per-repetition ratios dynamic / static, minus 1. With
+//! one thread (the default) the times are this thread's CPU time, which other processes
+//! on a shared machine do not inflate; with more, wall time. A second, batch-1 forward-only
 //! measurement makes any per-call cost visible (printed, not the headline).
 //!
 //! Usage: plugin_overhead [REPS=15] [CALLS=10] [BATCH=256]   (threads: BENCH_THREADS)
 use plexus::config::ExperimentConfig;
 use plexus::plugins::{default_search_path, Registry};
-use plexus_bench::{interleave, median, paired_ratio, record, time};
+use plexus_bench::{interleave, median, paired_ratio, record, thread_cpu_time, time};
 use plexus_plugin::{Encoder, Hparams};
 
 // The plugin's own source, compiled into this binary. (Linking the plexus-vision rlib is
@@ -45,8 +47,9 @@ fn main() {
     let (a, b) = (dynamic.encode(&images, true).unwrap(), statik.encode(&images, true).unwrap());
     assert!(a.equal(&b), "the dynamic and static encoders must compute the same thing");
 
+    let clock = |f: &mut dyn FnMut()| if threads == 1 { thread_cpu_time(f) } else { time(f) };
     let train_calls = |enc: &dyn Encoder| {
-        time(|| {
+        clock(&mut || {
             for _ in 0..calls {
                 let out = enc.encode(&images, true).unwrap();
                 out.sum(Kind::Float).backward();
@@ -59,12 +62,13 @@ fn main() {
 
     // Per-call cost on the smallest input (forward only), where a boundary cost would show.
     let one = images.narrow(0, 0, 1);
-    let small = |enc: &dyn Encoder| time(|| tch::no_grad(|| (0..500).for_each(|_| drop(enc.encode(&one, false).unwrap())))) / 500.0;
+    let small = |enc: &dyn Encoder| clock(&mut || tch::no_grad(|| (0..500).for_each(|_| drop(enc.encode(&one, false).unwrap())))) / 500.0;
     let (s_dyn, s_static) = interleave(reps, || small(dynamic.as_ref()), || small(&statik));
     let (sd, ss) = (median(s_dyn.clone()), median(s_static.clone()));
     let small_ratio = paired_ratio(&s_dyn, &s_static);
 
-    println!("plugin_overhead  vit {:?}  batch {batch}  threads {threads}  reps {reps} × {calls} forward+backward", [c, s, s]);
+    let clock_name = if threads == 1 { "thread CPU time" } else { "wall time" };
+    println!("plugin_overhead  vit {:?}  batch {batch}  threads {threads}  reps {reps} × {calls} forward+backward  ({clock_name})", [c, s, s]);
     println!("  dynamic plugin  median {:.4} s  {t_dyn:.4?}", d);
     println!("  static link     median {:.4} s  {t_static:.4?}", st);
     println!("  overhead        {:+.2}%  (median of per-repetition ratios; goal <= 0.5%)", (ratio - 1.0) * 100.0);
