@@ -8,7 +8,6 @@ mod diffusion_mse;
 mod itm;
 mod lm_cross_entropy;
 mod siglip;
-mod vq;
 
 use plexus_plugin::{Registrar, Result};
 
@@ -41,7 +40,7 @@ fn register(r: &mut Registrar) -> Result<()> {
     r.loss(
         "vq",
         "VQ-VAE codebook + beta * commitment loss over latents [..., code_dim]; logs perplexity and code usage",
-        |path, cfg: &vq::VqLossConfig| vq::VectorQuantizer::new(path, cfg),
+        |path, cfg: &VqLossConfig| VectorQuantizer::new(path, cfg),
     );
     r.loss(
         "ctc",
@@ -65,4 +64,4 @@ pub use diffusion_mse::{DiffusionMse, DiffusionMseConfig};
 pub use itm::{ItmLoss, ItmLossConfig};
 pub use lm_cross_entropy::{LmCrossEntropy, LmCrossEntropyConfig};
 pub use siglip::{SiglipLoss, SiglipLossConfig};
-pub use vq::{Quantized, VectorQuantizer, VqLossConfig};
+pub use plexus_nn::{Quantized, VectorQuantizer, VqLossConfig};

@@ -2,9 +2,11 @@
 //! `transformer.py`, so that open_clip state dicts map one-to-one onto our VarStore paths.
 mod pool;
 mod transformer;
+mod vq;
 
 pub use pool::Pool;
 pub use transformer::{LayerNorm, ResidualAttentionBlock, Transformer, TransformerConfig};
+pub use vq::{Quantized, VectorQuantizer, VqLossConfig};
 
 use plexus_plugin::tch::Tensor;
 use plexus_plugin::{Error, Result};

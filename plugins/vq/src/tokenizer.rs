@@ -4,7 +4,7 @@
 //! decoder (nearest upsampling + 3D convolutions) reconstructs the clip. In training, codes
 //! the encoder has stopped choosing are restarted from encoder outputs (dead-code
 //! restarts, as in Jukebox), which keeps most of the codebook in use.
-use plexus_losses::{VectorQuantizer, VqLossConfig};
+use plexus_nn::{VectorQuantizer, VqLossConfig};
 use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::tch::{self, nn, nn::Module as _, Device, Kind, Tensor};
 use plexus_plugin::{Error, Module, Result, TensorMap};

@@ -1,10 +1,12 @@
 //! VQ-VAE's vector quantiser and its codebook + commitment loss (van den Oord et al.
 //! 2017). The loss owns the codebook; [`VectorQuantizer::quantize`] also returns the
-//! straight-through quantised latents for a decoder.
+//! straight-through quantised latents for a decoder. It lives here, not in the losses
+//! plugin that registers it as `vq`, because the VQ video tokenizer (plugin `plexus-vq`)
+//! builds on it too: a plugin must not link another plugin's library, whose exported
+//! declaration symbols would clash with its own.
 use plexus_plugin::serde::{Deserialize, Serialize};
 use plexus_plugin::tch::{nn, Kind, Tensor};
 use plexus_plugin::{Error, Loss, LossOutput, Result, TensorMap};
-
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(crate = "plexus_plugin::serde", default, deny_unknown_fields)]
