@@ -223,3 +223,29 @@ fn every_loss_passes_the_conformance_kit_through_the_host() {
         assert!(names.contains(&name), "{name} not checked: {names:?}");
     }
 }
+
+/// A plugin library exports the same `#[no_mangle]` declaration symbols as every other
+/// plugin, so a plugin crate that depends on another plugin crate links two definitions
+/// of them. Whether the linker notices depends on how codegen units happen to be split
+/// (a clean build without incremental compilation failed on plexus-vq → plexus-losses);
+/// shared code belongs in a plain library such as plexus-nn.
+#[test]
+fn no_plugin_crate_depends_on_another_plugin_crate() {
+    let plugins = plexus_tests::root().join("plugins");
+    let is_plugin = |dir: &Path| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("cdylib"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&plugins).unwrap() {
+        let dir = entry.unwrap().path();
+        if !is_plugin(&dir) {
+            continue;
+        }
+        checked += 1;
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let deps = manifest.split("[dependencies]").nth(1).unwrap_or("").split("\n[").next().unwrap();
+        for line in deps.lines() {
+            let Some(path) = line.split("path = \"").nth(1).and_then(|p| p.split('"').next()) else { continue };
+            assert!(!is_plugin(&dir.join(path)), "{}: depends on the plugin crate {path}", dir.display());
+        }
+    }
+    assert!(checked >= 10, "found only {checked} plugin crates under {}", plugins.display());
+}
