@@ -31,7 +31,7 @@ impl CaptionMetric {
 /// Scores over word-id sequences, named `bleu_1..bleu_4`, `rouge_l`, `cider`.
 pub fn caption_scores_ids(which: CaptionMetric, cands: &[Vec<u32>], refs: &[Vec<Vec<u32>>]) -> Scores {
     let mut out = Scores::new();
-    let counted = (which != CaptionMetric::RougeL).then(|| CountedCorpus::new(cands, refs));
+    let counted = (which.wants(CaptionMetric::Bleu) || which.wants(CaptionMetric::Cider)).then(|| CountedCorpus::new(cands, refs));
     if let (true, Some(counted)) = (which.wants(CaptionMetric::Bleu), &counted) {
         let b = bleu_counted(counted);
         out.extend((0..4).map(|k| (format!("bleu_{}", k + 1), b.corpus[k])));

@@ -127,12 +127,13 @@ impl DocWeights {
     fn new(corpus: &CountedCorpus) -> Self {
         let mut set_grams: Vec<Gram> = Vec::new();
         let mut set_start = vec![0];
+        let mut seen: Vec<Gram> = Vec::new();
         for rs in &corpus.refs {
-            let from = set_grams.len();
-            set_grams.extend(rs.iter().flat_map(|r| r.grams.iter().map(|&(g, _)| g)));
-            set_grams[from..].sort_unstable();
-            let distinct = dedup_sorted(&mut set_grams[from..]);
-            set_grams.truncate(from + distinct);
+            seen.clear();
+            seen.extend(rs.iter().flat_map(|r| r.grams.iter().map(|&(g, _)| g)));
+            seen.sort_unstable();
+            seen.dedup();
+            set_grams.extend_from_slice(&seen);
             set_start.push(set_grams.len());
         }
         let cands_start = set_grams.len();
@@ -147,18 +148,6 @@ impl DocWeights {
         }
         Self { set_grams, set_start, cands_start, ln_df }
     }
-}
-
-/// Moves the distinct values of sorted `v` to its front; returns how many there are.
-fn dedup_sorted(v: &mut [Gram]) -> usize {
-    let mut kept = 0;
-    for i in 0..v.len() {
-        if i == 0 || v[i] != v[kept - 1] {
-            v[kept] = v[i];
-            kept += 1;
-        }
-    }
-    kept
 }
 
 /// CIDEr-D (σ = 6) over word-id sequences.

@@ -138,8 +138,8 @@ impl Counted {
     }
 }
 
-/// Every caption of a corpus counted once: BLEU and CIDEr-D share these, and counting
-/// (a sort per caption) is the larger part of what each of them costs.
+/// Every caption of a corpus counted once (a sort per caption), shared by BLEU and
+/// CIDEr-D instead of each counting again.
 pub struct CountedCorpus {
     pub cands: Vec<Counted>,
     pub refs: Vec<Vec<Counted>>,
