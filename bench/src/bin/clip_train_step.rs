@@ -14,8 +14,13 @@
 //! - cpu_mfu: analytic FLOPs per step (`plexus_bench::clip_train_step_flops`) × steps/s
 //!   over the best f32 1024² GEMM through libtorch, measured in every repetition.
 //!
+//! - plexus trains with the config's `train.step_threads` (`auto`): with more than one
+//!   thread each step's batch is split over threads (core/runtime/src/train/parallel.rs);
+//!   PyTorch gets the same thread count through `torch.set_num_threads`.
+//!
 //! Usage: clip_train_step [--reps R=5] [--steps S=8] [--device cpu|cuda] [--bf16]
-//!        [--name clip_train_step] [--py-arg ARG]...   (threads: BENCH_THREADS, default 1)
+//!        [--name clip_train_step[_SUFFIX]] [--py-arg ARG]...   (threads: BENCH_THREADS, default 1)
+//! A name `clip_train_step_SUFFIX` records `data_wait_fraction_SUFFIX` and `cpu_mfu_SUFFIX`.
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -258,7 +263,9 @@ fn main() {
     let ratio = paired_ratio(&ours, &theirs);
     let results_file = plexus_bench::results_path();
     let results = results_file.as_path();
-    println!("{}  batch {batch}  threads {threads}  device {}  reps {} × {steps} steps", args.name, args.device, args.reps);
+    let suffix = args.name.strip_prefix("clip_train_step").unwrap_or("");
+    let step_threads = trainer.step_threads();
+    println!("{}  batch {batch}  threads {threads} (plexus step_threads {step_threads})  device {}  reps {} × {steps} steps", args.name, args.device, args.reps);
     println!("  plexus   median {p:.3} steps/s  {ours:.3?}");
     println!("  pytorch  median {b:.3} steps/s  {theirs:.3?}");
     println!("  ratio    {ratio:.3}  (median of per-repetition ratios; goal >= 1.2)");
@@ -267,7 +274,7 @@ fn main() {
     let fraction = median(fractions.clone());
     println!("data_wait_fraction  median {fraction:.4}  {fractions:.4?}  (goal <= 0.02)");
     if cpu {
-        record(results, "data_wait_fraction", fraction / p, 1.0 / p, fraction, "seconds per step: data wait, step (ratio = fraction)");
+        record(results, &format!("data_wait_fraction{suffix}"), fraction / p, 1.0 / p, fraction, "seconds per step: data wait, step (ratio = fraction)");
         let (vit, patch_k, txt) = shapes(&cfg);
         let flops = clip_train_step_flops(vit, patch_k, txt, batch as u64) as f64;
         let peak = median(gemm.clone());
@@ -280,7 +287,7 @@ fn main() {
             peak / 1e9,
             flops * b / peak
         );
-        record(results, "cpu_mfu", flops * p, peak, mfu, "FLOP/s: training step, f32 GEMM peak (ratio = MFU)");
-        record(results, "cpu_mfu_pytorch", flops * b, peak, flops * b / peak, "FLOP/s: PyTorch eager step, f32 GEMM peak (ratio = MFU), for context");
+        record(results, &format!("cpu_mfu{suffix}"), flops * p, peak, mfu, "FLOP/s: training step, f32 GEMM peak (ratio = MFU)");
+        record(results, &format!("cpu_mfu_pytorch{suffix}"), flops * b, peak, flops * b / peak, "FLOP/s: PyTorch eager step, f32 GEMM peak (ratio = MFU), for context");
     }
 }

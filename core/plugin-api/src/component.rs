@@ -16,6 +16,31 @@ pub trait Encoder {
     /// padding id 0; audio `[B, n_mels, T]` f32; video `[B, T, C, H, W]` f32.
     /// Returns `[B, D]`, not normalised.
     fn encode(&self, input: &Tensor, train: bool) -> Result<Tensor>;
+    /// A second handle on the same parameters (tensors made with `shallow_clone`, which
+    /// share storage and autograd identity), for the trainer to run on another thread
+    /// while this one runs: each thread encodes a slice of the batch (`train.step_threads`).
+    /// Return one only when `encode` is deterministic given its input (draws nothing from
+    /// libtorch's global RNG, e.g. no dropout) and keeps no state between calls. `None`,
+    /// the default, keeps training on one thread.
+    fn replica(&self) -> Option<Box<dyn Encoder + Send>> {
+        None
+    }
+}
+
+/// A boxed encoder is one (replicas come boxed).
+impl<E: Encoder + ?Sized> Encoder for Box<E> {
+    fn modality(&self) -> Modality {
+        (**self).modality()
+    }
+    fn output_dim(&self) -> i64 {
+        (**self).output_dim()
+    }
+    fn encode(&self, input: &Tensor, train: bool) -> Result<Tensor> {
+        (**self).encode(input, train)
+    }
+    fn replica(&self) -> Option<Box<dyn Encoder + Send>> {
+        (**self).replica()
+    }
 }
 
 /// Combines per-modality features `[B, D_m]` into one `[B, D]` representation.

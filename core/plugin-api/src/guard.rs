@@ -77,6 +77,18 @@ impl<T: Encoder> Encoder for GuardedEncoder<T> {
     fn encode(&self, input: &Tensor, train: bool) -> Result<Tensor> {
         call(&self.who, "encode", || self.inner.encode(input, train))
     }
+    fn replica(&self) -> Option<Box<dyn Encoder + Send>> {
+        // On a panic the trainer stays on one thread, as with `None`.
+        let inner = match call(&self.who, "replica", || Ok(self.inner.replica())) {
+            Ok(replica) => replica?,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return None;
+            }
+        };
+        let guarded = GuardedEncoder { inner, who: self.who.clone(), modality: self.modality, output_dim: self.output_dim };
+        Some(Box::new(guarded))
+    }
 }
 
 pub(crate) struct GuardedFusion<T> {

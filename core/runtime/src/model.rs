@@ -71,7 +71,12 @@ impl DualEncoder {
     pub fn loss_inputs(&self, images: &Tensor, tokens: &Tensor, labels: Option<&Tensor>, at: &MaskingContext, train: bool) -> Result<TensorMap> {
         let image = self.embed_images(images, train)?.to_kind(Kind::Float); // [b, D]
         let text = self.embed_tokens(tokens, train)?.to_kind(Kind::Float); // [b, D]
-        let mut inputs = TensorMap::new().with("image_embeds", &image).with("text_embeds", &text);
+        self.loss_inputs_from(&image, &text, labels, at, train)
+    }
+
+    /// [`Self::loss_inputs`] from the towers' outputs `image`, `text` `[b, D]` f32.
+    pub fn loss_inputs_from(&self, image: &Tensor, text: &Tensor, labels: Option<&Tensor>, at: &MaskingContext, train: bool) -> Result<TensorMap> {
+        let mut inputs = TensorMap::new().with("image_embeds", image).with("text_embeds", text);
         if let Some(fusion) = &self.fusion {
             let b = image.size()[0];
             let all: Presence = [Modality::Image, Modality::Text].into_iter().map(|m| (m, Tensor::ones([b], (Kind::Bool, self.device)))).collect();
@@ -80,7 +85,7 @@ impl DualEncoder {
                 _ => all,
             };
             let mut features = ModalityFeatures::new();
-            for (m, embeds) in [(Modality::Image, &image), (Modality::Text, &text)] {
+            for (m, embeds) in [(Modality::Image, image), (Modality::Text, text)] {
                 let present = presence.get(&m).map(|p| p.to_device(self.device)).ok_or_else(|| Error::Other(format!("the masking schedule dropped the `{m}` mask")))?;
                 features.insert(m, ModalityBatch { data: embeds * present.to_kind(Kind::Float).unsqueeze(1), present }); // [b, D], absent rows zero
             }

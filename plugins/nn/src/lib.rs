@@ -5,7 +5,7 @@ mod transformer;
 mod vq;
 
 pub use pool::Pool;
-pub use transformer::{LayerNorm, ResidualAttentionBlock, Transformer, TransformerConfig};
+pub use transformer::{linear_replica, LayerNorm, ResidualAttentionBlock, Transformer, TransformerConfig};
 pub use vq::{Quantized, VectorQuantizer, VqLossConfig};
 
 use plexus_plugin::tch::Tensor;

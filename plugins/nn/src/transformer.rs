@@ -5,17 +5,28 @@ use plexus_plugin::{Error, Result};
 /// LayerNorm with open_clip's parameter names (`weight`, `bias`), eps 1e-5.
 #[derive(Debug)]
 pub struct LayerNorm {
-    inner: nn::LayerNorm,
+    weight: Tensor,
+    bias: Tensor,
+    width: i64,
 }
 
 impl LayerNorm {
     pub fn new(p: nn::Path, width: i64) -> Self {
-        Self { inner: nn::layer_norm(p, vec![width], Default::default()) }
+        Self { weight: p.var("weight", &[width], nn::Init::Const(1.0)), bias: p.var("bias", &[width], nn::Init::Const(0.0)), width }
     }
     /// `[.., W]` → `[.., W]`
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        self.inner.forward(x)
+        x.layer_norm([self.width], Some(&self.weight), Some(&self.bias), 1e-5, true)
     }
+    /// The same parameters (see [`Transformer::replica`]).
+    pub fn replica(&self) -> Self {
+        Self { weight: self.weight.shallow_clone(), bias: self.bias.shallow_clone(), width: self.width }
+    }
+}
+
+/// A `Linear` on the same parameter tensors.
+pub fn linear_replica(l: &nn::Linear) -> nn::Linear {
+    nn::Linear { ws: l.ws.shallow_clone(), bs: l.bs.as_ref().map(Tensor::shallow_clone) }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +70,15 @@ impl SelfAttention {
         let merged = attended.transpose(1, 2).contiguous().view([b, l, w]); // [B, L, W]
         self.out_proj.forward(&merged)
     }
+
+    fn replica(&self) -> Self {
+        Self {
+            in_proj_weight: self.in_proj_weight.shallow_clone(),
+            in_proj_bias: self.in_proj_bias.shallow_clone(),
+            out_proj: linear_replica(&self.out_proj),
+            heads: self.heads,
+        }
+    }
 }
 
 /// One pre-norm block: `ln_1`, `attn`, `ln_2`, `mlp.c_fc`, `mlp.c_proj` (GELU between).
@@ -90,6 +110,17 @@ impl ResidualAttentionBlock {
         let h = self.c_fc.forward(&self.ln_2.forward(&x)).gelu("none");
         &x + self.c_proj.forward(&h)
     }
+
+    /// The same parameters (see [`Transformer::replica`]).
+    pub fn replica(&self) -> Self {
+        Self {
+            ln_1: self.ln_1.replica(),
+            attn: self.attn.replica(),
+            ln_2: self.ln_2.replica(),
+            c_fc: linear_replica(&self.c_fc),
+            c_proj: linear_replica(&self.c_proj),
+        }
+    }
 }
 
 /// A stack of blocks under `resblocks.{i}`.
@@ -119,5 +150,12 @@ impl Transformer {
             x = block.forward(&x, causal);
         }
         Ok(x)
+    }
+
+    /// A second handle on the same parameter tensors (shared storage and autograd
+    /// identity), which another thread may run while this one does: gradients of both
+    /// reach the same variables.
+    pub fn replica(&self) -> Self {
+        Self { blocks: self.blocks.iter().map(ResidualAttentionBlock::replica).collect(), width: self.width }
     }
 }

@@ -95,4 +95,15 @@ impl Encoder for TextTransformer {
         let pooled = x.index(&[Some(Tensor::arange(b, (Kind::Int64, x.device()))), Some(eot)]); // [B, W]
         Ok(pooled.matmul(&self.text_projection)) // [B, output_dim]
     }
+
+    fn replica(&self) -> Option<Box<dyn Encoder + Send>> {
+        Some(Box::new(Self {
+            token_embedding: self.token_embedding.shallow_clone(),
+            positional_embedding: self.positional_embedding.shallow_clone(),
+            transformer: self.transformer.replica(),
+            ln_final: self.ln_final.replica(),
+            text_projection: self.text_projection.shallow_clone(),
+            cfg: self.cfg.clone(),
+        }))
+    }
 }

@@ -2,7 +2,7 @@
 //! `positional_embedding`, `ln_pre`, `transformer.resblocks.{i}`, `ln_post`, `proj`).
 use plexus_nn::{expect_rank, LayerNorm, Transformer, TransformerConfig};
 use plexus_plugin::serde::{Deserialize, Serialize};
-use plexus_plugin::tch::{nn, nn::Module, Tensor};
+use plexus_plugin::tch::{nn, Tensor};
 use plexus_plugin::{Encoder, Error, Modality, Result};
 
 /// Field names and defaults follow open_clip's `CLIPVisionCfg`; `in_channels` is ours
@@ -29,7 +29,10 @@ impl Default for VitConfig {
 
 #[derive(Debug)]
 pub struct VisionTransformer {
-    conv1: nn::Conv2D,
+    /// open_clip's patch convolution weight `conv1.weight` `[W, C, p, p]` (no bias). The
+    /// stride equals the kernel, so it is applied as one matmul over the patches: on the
+    /// CPU libtorch's convolution backward costs several times that product.
+    conv1: Tensor,
     class_embedding: Tensor,
     positional_embedding: Tensor,
     ln_pre: LayerNorm,
@@ -52,7 +55,6 @@ impl VisionTransformer {
         }
         let grid = cfg.image_size / cfg.patch_size;
         let scale = (cfg.width as f64).powf(-0.5);
-        let conv_cfg = nn::ConvConfig { stride: cfg.patch_size, bias: false, ..Default::default() };
         let tcfg = TransformerConfig {
             width: cfg.width,
             layers: cfg.layers,
@@ -60,7 +62,7 @@ impl VisionTransformer {
             mlp_ratio: cfg.mlp_ratio,
         };
         Ok(Self {
-            conv1: nn::conv2d(p / "conv1", cfg.in_channels, cfg.width, cfg.patch_size, conv_cfg),
+            conv1: (p / "conv1").var("weight", &[cfg.width, cfg.in_channels, cfg.patch_size, cfg.patch_size], nn::init::DEFAULT_KAIMING_UNIFORM), // as nn::conv2d
             class_embedding: p.var("class_embedding", &[cfg.width], nn::Init::Randn { mean: 0.0, stdev: scale }),
             positional_embedding: p.var(
                 "positional_embedding",
@@ -92,13 +94,27 @@ impl Encoder for VisionTransformer {
         if size[1] != c || size[2] != s || size[3] != s {
             return Err(Error::shape(format!("vit expects images [B, {c}, {s}, {s}], got {size:?}")));
         }
-        let b = size[0];
-        let patches = self.conv1.forward(images); // [B, W, g, g]
-        let tokens = patches.flatten(2, 3).transpose(1, 2); // [B, g*g, W]
+        let (b, p, w) = (size[0], self.cfg.patch_size, self.cfg.width);
+        let g = s / p;
+        let patches = images.reshape([b, c, g, p, g, p]).permute([0, 2, 4, 1, 3, 5]).reshape([b, g * g, c * p * p]); // [B, g*g, C·p²]
+        let tokens = patches.matmul(&self.conv1.reshape([w, c * p * p]).tr()); // [B, g*g, W]
         let cls = self.class_embedding.view([1, 1, -1]).expand([b, 1, self.cfg.width], false); // [B, 1, W]
         let x = Tensor::cat(&[cls, tokens], 1) + &self.positional_embedding; // [B, g*g+1, W]
         let x = self.transformer.forward(&self.ln_pre.forward(&x), false)?; // [B, g*g+1, W]
         let pooled = self.ln_post.forward(&x.select(1, 0)); // [B, W]
         Ok(pooled.matmul(&self.proj)) // [B, output_dim]
+    }
+
+    fn replica(&self) -> Option<Box<dyn Encoder + Send>> {
+        Some(Box::new(Self {
+            conv1: self.conv1.shallow_clone(),
+            class_embedding: self.class_embedding.shallow_clone(),
+            positional_embedding: self.positional_embedding.shallow_clone(),
+            ln_pre: self.ln_pre.replica(),
+            transformer: self.transformer.replica(),
+            ln_post: self.ln_post.replica(),
+            proj: self.proj.shallow_clone(),
+            cfg: self.cfg.clone(),
+        }))
     }
 }

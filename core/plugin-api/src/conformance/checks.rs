@@ -58,7 +58,8 @@ fn wrong_shapes(t: &Tensor) -> Check<[Tensor; 2]> {
 /// Checks: eval and train forward give `[B, output_dim]` f32 on the input's device with
 /// finite values; eval mode is deterministic; in eval mode the first example alone gives
 /// the first row of the batch (no mixing across examples); inputs of the wrong rank are
-/// refused with an error.
+/// refused with an error; a replica, when the encoder gives one, gives the same outputs
+/// in train mode, also on another thread.
 pub fn encoder(name: &str, enc: &dyn Encoder, input: &Tensor) -> Report {
     let mut r = Report::new(Kind::Encoder, name);
     let b = input.size().first().copied().unwrap_or(0);
@@ -73,6 +74,13 @@ pub fn encoder(name: &str, enc: &dyn Encoder, input: &Tensor) -> Report {
     });
     if let Some(eval) = eval {
         r.step("eval mode is deterministic", || same(&eval, &call(|| enc.encode(input, false)).ok()?, 1e-6));
+        r.step("a replica encodes as the encoder does, on another thread too", || {
+            let Some(replica) = call(|| Ok(enc.replica())).ok()? else { return Ok(()) };
+            let ours = call(|| enc.encode(input, true)).ok()?;
+            let moved = input.shallow_clone();
+            let theirs = std::thread::spawn(move || replica.encode(&moved, true)).join().map_err(|_| "the replica panicked on another thread".to_string())?;
+            same(&ours, &call(|| theirs).ok()?, 1e-6)
+        });
         if b > 1 {
             r.step("examples are encoded independently", || {
                 let first = call(|| enc.encode(&input.narrow(0, 0, 1), false)).ok()?;

@@ -23,6 +23,54 @@ pub enum Precision {
     Bf16,
 }
 
+/// `train.step_threads`: how many threads run one CPU step's towers, each on a slice of
+/// the batch with one libtorch thread. `auto` takes libtorch's thread count when both
+/// encoders can be replicated ([`plexus_plugin::Encoder::replica`]) and the model is on
+/// the CPU, else 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StepThreads {
+    #[default]
+    Auto,
+    Count(usize),
+}
+
+impl Serialize for StepThreads {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::Auto => s.serialize_str("auto"),
+            Self::Count(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StepThreads {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = StepThreads;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`auto` or a thread count >= 1")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> std::result::Result<StepThreads, E> {
+                if n == 0 {
+                    return Err(E::custom("must be `auto` or a thread count >= 1, got 0"));
+                }
+                Ok(StepThreads::Count(n as usize))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> std::result::Result<StepThreads, E> {
+                u64::try_from(n).map_err(|_| E::custom(format!("must be `auto` or a thread count >= 1, got {n}"))).and_then(|n| self.visit_u64(n))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<StepThreads, E> {
+                match s {
+                    "auto" => Ok(StepThreads::Auto),
+                    other => Err(E::custom(format!("must be `auto` or a thread count >= 1, got {other:?}"))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
@@ -54,6 +102,8 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Also checkpoint every N steps (0: only at the end of each epoch).
     pub checkpoint_every: usize,
+    /// Threads that share one CPU step (see [`StepThreads`]).
+    pub step_threads: StepThreads,
 }
 
 impl Default for TrainConfig {
@@ -78,6 +128,7 @@ impl Default for TrainConfig {
             precision: Precision::Fp32,
             log_every: 50,
             checkpoint_every: 0,
+            step_threads: StepThreads::Auto,
         }
     }
 }

@@ -5,9 +5,10 @@
 //! step. With the optimiser state and the partial epoch loss in the checkpoint, a resumed
 //! run therefore continues bit-identically.
 mod config;
+mod parallel;
 mod source;
 
-pub use config::{Precision, Schedule, TrainConfig};
+pub use config::{Precision, Schedule, StepThreads, TrainConfig};
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub struct Trainer {
     replaying: Rc<Cell<bool>>,
     /// Seconds spent assembling batches (the data-wait part of step time; `make bench`).
     data_seconds: f64,
+    /// Threads per step, `train.step_threads` resolved (see [`parallel`]).
+    step_threads: usize,
 }
 
 fn mix(seed: u64, a: u64) -> u64 {
@@ -91,6 +94,10 @@ impl Trainer {
         replaying: Rc<Cell<bool>>,
     ) -> Result<Self> {
         cfg.validate()?;
+        let step_threads = parallel::resolve_threads(cfg.step_threads, &model)?;
+        if step_threads > 1 {
+            tracing::info!("train.step_threads: {step_threads} threads share each step, one batch slice each");
+        }
         let optimizer = Optimizer::new(vs, cfg.optim_settings());
         let device = model.device;
         let mut trainer = Self {
@@ -109,6 +116,7 @@ impl Trainer {
             max_steps_per_epoch: None,
             replaying,
             data_seconds: 0.0,
+            step_threads,
         };
         match resume {
             Some(ck) => trainer.restore(ck)?,
@@ -146,6 +154,11 @@ impl Trainer {
 
     pub fn config(&self) -> &TrainConfig {
         &self.cfg
+    }
+
+    /// Threads that share each step (`train.step_threads` resolved).
+    pub fn step_threads(&self) -> usize {
+        self.step_threads
     }
 
     pub fn step(&self) -> usize {
@@ -331,6 +344,17 @@ impl Trainer {
             let tokens = self.model.tokenize(captions)?; // [b, L]
             let labels = all_labels.map(|l| l.narrow(0, (k * micro) as i64, captions.len() as i64)); // [b]
             self.data_seconds += waited.elapsed().as_secs_f64();
+            if self.step_threads > 1 {
+                let sharded = parallel::forward(&self.model, &images, &tokens, self.step_threads)?;
+                let (image, text) = sharded.joined(); // [b, D] leaves
+                let inputs = self.model.loss_inputs_from(&image, &text, labels.as_ref(), &at, true)?;
+                let scaled = self.loss.compute(&inputs, true)?.loss / parts as f64;
+                scaled.backward(); // into the leaves and the loss's own parameters
+                total += scaled.detach();
+                let params: Vec<Tensor> = self.vs.trainable_variables().into_iter().filter(Tensor::requires_grad).collect();
+                parallel::backward(sharded, &params)?;
+                continue;
+            }
             let out = tch::autocast(autocast, || -> Result<_> {
                 // image_embeds, text_embeds [b, D]; fused_embeds [b, D_f] with a fusion; labels [b]
                 let inputs = self.model.loss_inputs(&images, &tokens, labels.as_ref(), &at, true)?;
