@@ -56,11 +56,16 @@ bench-metrics: setup
 
 # Benchmarks (issue 8): each comparison interleaved with its baseline on this machine, now.
 # Prints one table and merges {name: {plexus, baseline, ratio, unit}} into bench/results.json.
-# One libtorch thread by default: OpenMP busy-waits badly on a loaded 2-core machine.
+# clip_train_step runs on every core (CORES: PyTorch's intra-op threads against plexus's
+# train.step_threads) and again on BENCH_THREADS; the rest on BENCH_THREADS, one libtorch
+# thread by default (OpenMP busy-waits badly on a loaded 2-core machine).
+CORES ?= $(shell nproc)
 BENCH_THREADS ?= 1
 bench: setup
+	@export BENCH_THREADS=$(CORES) OMP_NUM_THREADS=$(CORES) MKL_NUM_THREADS=$(CORES); \
+	target/debug/clip_train_step --reps 9 --steps 6
 	@export BENCH_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS); \
-	target/debug/clip_train_step --reps 9 --steps 6 && \
+	target/debug/clip_train_step --reps 9 --steps 6 --name clip_train_step_$(BENCH_THREADS)thread && \
 	target/debug/plugin_overhead 15 4 && \
 	target/debug/rhai_overhead experiments/clip_fashion.yaml 5 data.train.limit=10000 data.test.limit=2000 train.epochs=1 threads=$(BENCH_THREADS) && \
 	target/debug/data_wait_files webdataset 2 10000

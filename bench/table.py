@@ -10,6 +10,9 @@ import sys
 # name: (goal text, met(ratio) -> bool)
 GOALS = {
     "clip_train_step": ("ratio >= 1.2", lambda r: r >= 1.2),
+    "clip_train_step_1thread": ("ratio >= 1.2", lambda r: r >= 1.2),
+    "cpu_mfu_1thread": (">= 0.5", lambda r: r >= 0.5),
+    "data_wait_fraction_1thread": ("<= 0.02", lambda r: r <= 0.02),
     "rhai_overhead": ("ratio <= 1.01", lambda r: r <= 1.01),
     "plugin_overhead": ("ratio <= 1.005", lambda r: r <= 1.005),
     "data_wait_fraction": ("<= 0.02", lambda r: r <= 0.02),
