@@ -57,13 +57,15 @@ bench-metrics: setup
 # Benchmarks (issue 8): each comparison interleaved with its baseline on this machine, now.
 # Prints one table and merges {name: {plexus, baseline, ratio, unit}} into bench/results.json.
 # clip_train_step runs on every core (CORES: PyTorch's intra-op threads against plexus's
-# train.step_threads) and again on BENCH_THREADS; the rest on BENCH_THREADS, one libtorch
+# train.step_threads; then against a baseline whose ViT also embeds patches by one matmul)
+# and again on BENCH_THREADS; the rest on BENCH_THREADS, one libtorch
 # thread by default (OpenMP busy-waits badly on a loaded 2-core machine).
 CORES ?= $(shell nproc)
 BENCH_THREADS ?= 1
 bench: setup
 	@export BENCH_THREADS=$(CORES) OMP_NUM_THREADS=$(CORES) MKL_NUM_THREADS=$(CORES); \
-	target/debug/clip_train_step --reps 9 --steps 6
+	target/debug/clip_train_step --reps 9 --steps 6 && \
+	target/debug/clip_train_step --reps 5 --steps 6 --name clip_train_step_vs_matmul_patches --py-arg --patch-embed --py-arg matmul
 	@export BENCH_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS); \
 	target/debug/clip_train_step --reps 9 --steps 6 --name clip_train_step_$(BENCH_THREADS)thread && \
 	target/debug/plugin_overhead 15 4 && \

@@ -17,7 +17,9 @@ with `load_state_dict(strict=True)`:
 
 Its fastest eager settings: SDPA, `zero_grad(set_to_none=True)`, and the AdamW
 implementation chosen by --adamw (default `fused`, the fastest on this CPU; plexus's own
-AdamW is the single-tensor loop).
+AdamW is the single-tensor loop). The patch embedding is open_clip's `Conv2d` by default;
+`--patch-embed matmul` applies the same weight as one matmul over the patches, as plexus's
+ViT does (same result, cheaper backward on the CPU), for a baseline with that rewrite too.
 
 Modes:
   --serve             read commands on stdin (for the interleaving Rust driver):
@@ -89,8 +91,11 @@ class Transformer(nn.Module):
 
 
 class VisionTransformer(nn.Module):
+    patch_matmul = False  # set from --patch-embed
+
     def __init__(self, image_size=28, patch_size=7, in_channels=1, width=96, layers=3, head_width=32, mlp_ratio=2.0, output_dim=64):
         super().__init__()
+        self.patch = patch_size
         grid = image_size // patch_size
         scale = width ** -0.5
         self.width = width
@@ -102,8 +107,16 @@ class VisionTransformer(nn.Module):
         self.ln_post = nn.LayerNorm(width)
         self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
 
+    def patches(self, images):
+        if not self.patch_matmul:
+            return self.conv1(images).flatten(2).transpose(1, 2)  # [B, g*g, W]
+        b, c, h, _ = images.shape
+        p, g = self.patch, h // self.patch
+        x = images.reshape(b, c, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(b, g * g, c * p * p)  # [B, g*g, C·p²]
+        return x @ self.conv1.weight.reshape(self.width, -1).t()  # [B, g*g, W]
+
     def forward(self, images):
-        x = self.conv1(images).flatten(2).transpose(1, 2)  # [B, g*g, W]
+        x = self.patches(images)  # [B, g*g, W]
         cls = self.class_embedding.view(1, 1, -1).expand(x.shape[0], 1, self.width)
         x = torch.cat([cls, x], dim=1) + self.positional_embedding
         x = self.transformer(self.ln_pre(x), causal=False)
@@ -235,12 +248,14 @@ def main():
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast of the forward pass (CUDA)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the whole step")
     ap.add_argument("--adamw", choices=["fused", "foreach", "for-loop"], default="fused")
+    ap.add_argument("--patch-embed", choices=["conv", "matmul"], default="conv")
     ap.add_argument("--serve", action="store_true")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    VisionTransformer.patch_matmul = args.patch_embed == "matmul"
     bench = Bench(args)
     bench.run(args.warmup)
     params = sum(p.numel() for p in bench.model.parameters())

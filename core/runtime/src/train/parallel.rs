@@ -163,7 +163,8 @@ pub(super) fn backward(embeddings: ShardedEmbeddings, params: &[Tensor]) -> Resu
             let mut terms = vec![];
             for (out, leaf) in [(image, image_leaf), (text, text_leaf)] {
                 let grad = leaf.grad();
-                if grad.defined() {
+                // A frozen tower's output needs no backward.
+                if grad.defined() && out.requires_grad() {
                     terms.push((out * grad.detach()).sum(Kind::Float));
                 }
             }
@@ -174,7 +175,7 @@ pub(super) fn backward(embeddings: ShardedEmbeddings, params: &[Tensor]) -> Resu
         })
         .collect();
     let per_slice = on_threads(jobs, |(terms, params): (Vec<Tensor>, Vec<Tensor>)| {
-        if terms.is_empty() {
+        if terms.is_empty() || params.is_empty() {
             return Ok(vec![]);
         }
         let surrogate = terms.into_iter().reduce(|a, b| a + b).expect("non-empty"); // []

@@ -120,7 +120,10 @@ fn grads(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 
 fn zero_grads(vs: &nn::VarStore) {
     for (_, t) in vs.variables() {
-        let _ = t.grad().zero_();
+        let mut g = t.grad();
+        if g.defined() {
+            let _ = g.zero_();
+        }
     }
 }
 
@@ -136,7 +139,8 @@ fn split_step(
     let (image, text) = sharded.joined();
     let loss = contrastive(&image, &text);
     loss.backward();
-    backward(sharded, &vs.trainable_variables()).unwrap();
+    let params: Vec<Tensor> = vs.trainable_variables().into_iter().filter(Tensor::requires_grad).collect();
+    backward(sharded, &params).unwrap();
     loss.double_value(&[])
 }
 
@@ -181,6 +185,24 @@ fn split_step_gives_the_one_thread_gradients_and_adds_to_existing_ones() {
         let diff = (a - b * 2.0).abs().max().double_value(&[]);
         assert!(diff < 1e-5, "{name}: accumulated gradient off by {diff}");
     }
+}
+
+#[test]
+fn a_frozen_tower_gets_no_gradient_and_the_other_its_own() {
+    tch::manual_seed(5);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = model(&vs, true);
+    let mut frozen = vs.variables()["w"].shallow_clone();
+    let _ = frozen.set_requires_grad(false);
+    let images = Tensor::randn([8, 1, 4, 4], (Kind::Float, Device::Cpu));
+    let tokens = Tensor::randint(9, [8, 5], (Kind::Int64, Device::Cpu));
+    split_step(&model, &vs, &images, &tokens, 2);
+    assert!(!frozen.grad().defined(), "the frozen tower got a gradient");
+    let split = vs.variables()["table"].grad().copy();
+    zero_grads(&vs);
+    contrastive(&model.image.encode(&images, true).unwrap(), &model.text.encode(&tokens, true).unwrap()).backward();
+    let diff = (split - vs.variables()["table"].grad()).abs().max().double_value(&[]);
+    assert!(diff < 1e-6, "the trained tower's gradient differs by {diff}");
 }
 
 #[test]
