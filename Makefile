@@ -69,7 +69,7 @@ bench: setup
 	@export BENCH_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS); \
 	target/debug/clip_train_step --reps 9 --steps 6 --name clip_train_step_$(BENCH_THREADS)thread && \
 	target/debug/plugin_overhead 15 4 && \
-	target/debug/rhai_overhead experiments/clip_fashion.yaml 5 data.train.limit=10000 data.test.limit=2000 train.epochs=1 threads=$(BENCH_THREADS) && \
+	target/debug/rhai_overhead experiments/clip_fashion.yaml 9 data.train.limit=10000 data.test.limit=2000 train.epochs=1 threads=$(BENCH_THREADS) && \
 	target/debug/data_wait_files webdataset 2 10000
 	@rc=0; $(MAKE) -q --no-print-directory bench-metrics >/dev/null 2>&1 || rc=$$?; \
 	if [ $$rc -ne 2 ]; then $(MAKE) --no-print-directory bench-metrics; else echo "(no bench-metrics target: caption/retrieval metrics skipped)"; fi
