@@ -70,6 +70,9 @@ fn on_threads<J: Send, R: Send>(
             .map(|job| {
                 let work = &work;
                 scope.spawn(move || {
+                    // Sets this thread's OpenMP/MKL pools to one thread; libtorch also stores
+                    // 1 as the default for threads that start later, while threads already
+                    // running (the caller's included) keep their own count.
                     tch::set_num_threads(1);
                     work(job)
                 })
