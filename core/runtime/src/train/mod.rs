@@ -268,6 +268,9 @@ impl Trainer {
         let total = self.cfg.epochs * batches.len();
         let mut lr = self.cfg.lr;
         let bar = progress_bar(batches.len(), epoch, self.state.batch_in_epoch);
+        // Split steps: this thread's intra-op pool would spin on the step threads' cores.
+        // Step hooks run at one thread too; evaluation after the epoch gets them all back.
+        let caller_threads = (self.step_threads > 1).then(parallel::OneIntraOpThread::enter);
         for &(index, batch) in batches.iter().skip(self.state.batch_in_epoch) {
             let every = self.cfg.checkpoint_every;
             if every > 0 && self.state.step % every == 0 && self.last_saved_step != Some(self.state.step) {
@@ -302,6 +305,7 @@ impl Trainer {
             }
             on_step(&StepEvent { step: self.state.step, epoch, loss: &loss, lr })?;
         }
+        drop(caller_threads);
         bar.finish_and_clear();
         let steps = self.state.batch_in_epoch;
         let seconds = started.elapsed().as_secs_f64();

@@ -59,6 +59,32 @@ pub(super) fn row_slices(rows: i64, parts: usize) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// Holds the calling thread at one libtorch intra-op thread; the count it had comes back
+/// on drop.
+///
+/// Why: after each parallel region, the caller's idle OpenMP workers busy-wait (libgomp
+/// spins before sleeping) on cores the step threads need. Measured on 2 cores
+/// (`make bench`'s `clip_train_step`): 8.7 steps/s with the caller at 2 threads, 10.0 at 1.
+/// The caller's own share of a split step (loss on `[b, D]` embeddings, gradient sums,
+/// optimiser) is small enough for one thread.
+pub(super) struct OneIntraOpThread {
+    restore: i32,
+}
+
+impl OneIntraOpThread {
+    pub fn enter() -> Self {
+        let restore = tch::get_num_threads();
+        tch::set_num_threads(1);
+        Self { restore }
+    }
+}
+
+impl Drop for OneIntraOpThread {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.restore);
+    }
+}
+
 /// Runs `jobs` on one scoped thread each (one libtorch thread apiece); results in order.
 fn on_threads<J: Send, R: Send>(
     jobs: Vec<J>,
@@ -184,20 +210,28 @@ pub(super) fn backward(embeddings: ShardedEmbeddings, params: &[Tensor]) -> Resu
         let surrogate = terms.into_iter().reduce(|a, b| a + b).expect("non-empty"); // []
         Ok(Tensor::f_run_backward(&[surrogate], &params, false, false)?)
     })?;
-    let mut sums: Vec<Option<Tensor>> = params.iter().map(|_| None).collect();
-    for grads in per_slice {
-        for (sum, grad) in sums.iter_mut().zip(grads).filter(|(_, g)| g.defined()) {
-            *sum = Some(match sum.take() {
-                Some(s) => s + grad,
-                None => grad,
-            });
+    // In slice order, so the result does not depend on which thread finished first.
+    let mut missing: Vec<Option<Tensor>> = params.iter().map(|_| None).collect();
+    tch::no_grad(|| {
+        for grads in per_slice {
+            for ((param, sum), grad) in params.iter().zip(missing.iter_mut()).zip(grads).filter(|(_, g)| g.defined()) {
+                let mut existing = param.grad();
+                if existing.defined() {
+                    let _ = existing.g_add_(&grad); // one small kernel per parameter
+                } else {
+                    *sum = Some(match sum.take() {
+                        Some(s) => s + grad,
+                        None => grad,
+                    });
+                }
+            }
         }
-    }
-    // Into `.grad` through autograd (creating it where it is still undefined): the
+    });
+    // A `.grad` still undefined (a run's first step) is created through autograd: the
     // gradient of Σ p·s with respect to p is exactly s.
     let terms: Vec<Tensor> = params
         .iter()
-        .zip(sums)
+        .zip(missing)
         .filter_map(|(p, s)| s.map(|s| (p * s).sum(Kind::Float)))
         .collect();
     if let Some(total) = terms.into_iter().reduce(|a, b| a + b) {

@@ -263,3 +263,13 @@ fn row_slices_cover_every_row_once() {
         }
     }
 }
+
+#[test]
+fn the_caller_runs_on_one_intra_op_thread_until_the_guard_drops() {
+    tch::set_num_threads(2);
+    {
+        let _one = OneIntraOpThread::enter();
+        assert_eq!(tch::get_num_threads(), 1);
+    }
+    assert_eq!(tch::get_num_threads(), 2);
+}
