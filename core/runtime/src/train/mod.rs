@@ -371,7 +371,8 @@ impl Trainer {
         if self.cfg.grad_clip_norm > 0.0 {
             self.optimizer.clip_grad_norm(self.cfg.grad_clip_norm);
         }
-        self.optimizer.step(lr);
+        // On the step threads: its per-parameter kernels are too small to split any other way.
+        self.optimizer.step_on_threads(lr, self.step_threads);
         Ok(total)
     }
 }

@@ -192,7 +192,7 @@ fn a_frozen_tower_gets_no_gradient_and_the_other_its_own() {
     tch::manual_seed(5);
     let vs = nn::VarStore::new(Device::Cpu);
     let model = model(&vs, true);
-    let mut frozen = vs.variables()["w"].shallow_clone();
+    let frozen = vs.variables()["w"].shallow_clone();
     let _ = frozen.set_requires_grad(false);
     let images = Tensor::randn([8, 1, 4, 4], (Kind::Float, Device::Cpu));
     let tokens = Tensor::randint(9, [8, 5], (Kind::Int64, Device::Cpu));
