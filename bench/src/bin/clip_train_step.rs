@@ -177,7 +177,7 @@ fn shapes(cfg: &ExperimentConfig) -> (TowerShape, u64, TowerShape) {
 fn main() {
     let args = parse_args();
     let threads = plexus_bench::threads();
-    plexus::runner::pin_threads(threads);
+    plexus::runner::configure_process(threads);
     tch::manual_seed(0);
     let device = plexus::device::resolve(&args.device).expect("device");
     let cfg = ExperimentConfig::load(CONFIG, &[]).expect("config");

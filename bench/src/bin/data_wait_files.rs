@@ -78,7 +78,7 @@ fn main() {
     assert!(format == "webdataset" || format == "manifest", "format must be webdataset or manifest, got {format}");
     let workers: usize = args.get(1).map_or(2, |a| a.parse().expect("WORKERS"));
     let limit: usize = args.get(2).map_or(10_000, |a| a.parse().expect("LIMIT"));
-    plexus::runner::pin_threads(plexus_bench::threads());
+    plexus::runner::configure_process(plexus_bench::threads());
     tch::manual_seed(0);
     let cfg = ExperimentConfig::load(CONFIG, &[]).expect("config");
     let templates: Vec<String> = serde_json::from_value(cfg.lookup("data.train.templates").cloned().expect("templates")).expect("templates");

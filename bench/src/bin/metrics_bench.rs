@@ -181,7 +181,7 @@ fn main() {
     let cands = args.first().copied().unwrap_or(5000);
     let images = args.get(1).copied().unwrap_or(2000) as i64;
     let dim = args.get(2).copied().unwrap_or(256) as i64;
-    plexus::runner::pin_threads(1);
+    plexus::runner::configure_process(1);
     let dir = std::env::temp_dir().join(format!("plexus-metrics-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     caption_bench(cands, &dir);

@@ -29,7 +29,7 @@ fn main() {
     let calls = args.get(1).copied().unwrap_or(10);
     let batch = args.get(2).copied().unwrap_or(256) as i64;
     let threads = plexus_bench::threads();
-    plexus::runner::pin_threads(threads);
+    plexus::runner::configure_process(threads);
     tch::manual_seed(0);
 
     let cfg = ExperimentConfig::load("experiments/clip_fashion.yaml", &[]).expect("config");

@@ -77,7 +77,7 @@ fn main() {
     let dim = args.get(1).copied().unwrap_or(256) as i64;
     let samples = args.get(2).copied().unwrap_or(100).min(n as usize);
     let chunk = args.get(3).copied().unwrap_or(512) as i64;
-    plexus::runner::pin_threads(1);
+    plexus::runner::configure_process(1);
 
     tch::manual_seed(0);
     let images = Tensor::randn([n, dim], (Kind::Float, Device::Cpu));

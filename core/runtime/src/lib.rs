@@ -4,6 +4,7 @@
 //! and evaluates on libtorch, and records every run. The binary is `plexus`; this
 //! library is what it and the integration tests call.
 pub mod ablate;
+pub mod allocator;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

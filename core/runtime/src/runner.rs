@@ -57,11 +57,13 @@ fn settings(cfg: &ExperimentConfig, script: &Path) -> Result<Settings> {
     })
 }
 
-/// Sets libtorch's intra-op threads, and pins OpenBLAS (linked for the analysis, and
-/// ahead of libtorch in symbol lookup) to one thread so its pool never fights libtorch's.
-pub fn pin_threads(threads: i32) {
+/// Process-wide settings for a run: libtorch's intra-op threads; OpenBLAS (linked for the
+/// analysis, and ahead of libtorch in symbol lookup) pinned to one thread so its pool never
+/// fights libtorch's; malloc keeping freed blocks for the next step (crate::allocator).
+pub fn configure_process(threads: i32) {
     tch::set_num_threads(threads);
     plexus_analysis::blas::set_blas_threads(1);
+    crate::allocator::retain_freed_memory();
 }
 
 /// A Rust function that drives an experiment in place of its Rhai script, with the same
@@ -116,7 +118,7 @@ fn execute(opts: &RunOptions, resume: Option<(RunDir, crate::checkpoint::Checkpo
     let cfg = ExperimentConfig::load(&config_file, &opts.overrides)?;
     let st = settings(&cfg, &opts.script)?;
 
-    pin_threads(st.threads);
+    configure_process(st.threads);
     tch::manual_seed(st.seed as i64);
     let device = crate::device::resolve(&st.device).map_err(|e| Error::Config {
         file: config_file.clone(),
