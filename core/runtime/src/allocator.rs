@@ -51,26 +51,39 @@ mod tests {
         usage.ru_minflt
     }
 
-    /// Allocates `bytes`, writes one byte per page, frees; returns the faults it took.
-    fn touch(bytes: usize) -> i64 {
+    /// Writes one byte per page of `block`; returns the faults that took.
+    fn touch(block: &mut [std::mem::MaybeUninit<u8>]) -> i64 {
         let before = thread_faults();
-        let mut block: Vec<u8> = Vec::with_capacity(bytes);
-        for page in block.spare_capacity_mut().iter_mut().step_by(4096) {
+        for page in block.iter_mut().step_by(4096) {
             page.write(1);
         }
         std::hint::black_box(&block);
-        drop(block);
         thread_faults() - before
+    }
+
+    /// Allocates `bytes` through malloc, touches every page, frees; returns the faults.
+    fn touch_malloced(bytes: usize) -> i64 {
+        let mut block: Vec<u8> = Vec::with_capacity(bytes);
+        touch(block.spare_capacity_mut())
     }
 
     #[test]
     fn a_freed_activation_sized_block_is_reused_without_page_faults() {
         assert!(retain_freed_memory() || USER_SETTINGS.iter().any(|v| std::env::var_os(v).is_some()));
         let bytes = 8 << 20; // [128, 17, 192] f32 activations are 1.7 MB; 8 MB is well above them
-        let first = touch(bytes);
-        let again = touch(bytes);
-        assert!(first >= 1000, "the first block should fault its 2048 pages in, took {first}");
-        // glibc's default maps this block and unmaps it on free, or trims it: ~2048 faults again.
+        // The counter works: fresh anonymous pages fault on first write.
+        // SAFETY: a private anonymous mapping, written within bounds, then unmapped.
+        let fresh = unsafe {
+            let at = libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+            assert_ne!(at, libc::MAP_FAILED);
+            let faults = touch(std::slice::from_raw_parts_mut(at.cast(), bytes));
+            libc::munmap(at, bytes);
+            faults
+        };
+        assert!(fresh >= 1000, "writing 2048 fresh pages should fault them in, took {fresh}");
+        touch_malloced(bytes);
+        let again = touch_malloced(bytes);
+        // glibc's default maps such a block and unmaps it on free, or trims it: ~2048 faults again.
         assert!(again < 100, "the freed block was given back to the OS: {again} faults on reuse");
     }
 }
