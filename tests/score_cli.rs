@@ -40,7 +40,7 @@ fn captions(raw: bool) -> (Value, Value) {
     };
     let (mut preds, mut refs) = (serde_json::Map::new(), serde_json::Map::new());
     for id in 0..40 {
-        let mut sentence = |next: &mut dyn FnMut(usize) -> usize| {
+        let sentence = |next: &mut dyn FnMut(usize) -> usize| {
             let mut s: Vec<&str> = (0..2 + next(9)).map(|_| words[next(words.len())]).collect();
             // Not "… a." at the end: CoreNLP splits a final single letter's period or not
             // depending on the next line's capitalisation, which ptb.rs does not reproduce.
