@@ -292,7 +292,7 @@ fn update(p: &mut Param, s: &OptimSettings, t: f64, lr: f64) {
 }
 
 /// Lengths of at most `parts` contiguous groups of `sizes` with about equal sums.
-pub(crate) fn balanced_groups(sizes: &[usize], parts: usize) -> Vec<usize> {
+fn balanced_groups(sizes: &[usize], parts: usize) -> Vec<usize> {
     let total: usize = sizes.iter().sum();
     let target = total / parts.max(1);
     let (mut groups, mut len, mut sum) = (vec![], 0, 0);
