@@ -266,6 +266,9 @@ fn row_slices_cover_every_row_once() {
 
 #[test]
 fn the_caller_runs_on_one_intra_op_thread_until_the_guard_drops() {
+    // libtorch gives a thread the process-wide count (which other tests' threads change)
+    // on its first query; make that happen before the count this test sets.
+    let _ = tch::get_num_threads();
     tch::set_num_threads(2);
     {
         let _one = OneIntraOpThread::enter();
