@@ -234,17 +234,11 @@ fn update_group(group: &mut [&mut Param], moments: Option<(Tensor, Tensor)>, s: 
 }
 
 /// AdamW on neighbouring parameters whose moments are `first`, `second` `[n]`: the same
-/// arithmetic as [`update`], with the moment and step kernels run once over the run.
+/// arithmetic as [`update`] ([`adamw_moments`]), run once over the whole run.
 fn adamw_run(group: &mut [&mut Param], mut first: Tensor, mut second: Tensor, s: &OptimSettings, t: f64, lr: f64) {
     let grads: Vec<Tensor> = group.iter().map(|p| p.tensor.grad().reshape([-1])).collect();
     let grad = Tensor::cat(&grads, 0); // [n]
-    let _ = first.lerp_(&grad, 1.0 - s.beta1);
-    let _ = second.g_mul_scalar_(s.beta2).addcmul_(&grad, &grad.g_mul_scalar(1.0 - s.beta2));
-    let bc1 = 1.0 - s.beta1.powf(t);
-    let bc2 = 1.0 - s.beta2.powf(t);
-    let mut denom = second.sqrt();
-    let _ = denom.g_div_scalar_(bc2.sqrt()).g_add_scalar_(s.eps);
-    let step = (&first * (-lr / bc1)) / denom; // [n]: what `addcdiv_` adds in `update`
+    let step = adamw_moments(&mut first, &mut second, &grad, s, t, lr); // [n]
     let mut at = 0;
     for p in group.iter_mut() {
         let n = p.tensor.numel() as i64;
@@ -254,6 +248,18 @@ fn adamw_run(group: &mut [&mut Param], mut first: Tensor, mut second: Tensor, s:
         let _ = p.tensor.g_add_(&step.narrow(0, at, n).view(&p.tensor.size()[..]));
         at += n;
     }
+}
+
+/// AdamW's moment updates of `first`, `second` by `grad` (all one shape) at step `t`;
+/// returns what the parameter gets added: `-lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)`.
+fn adamw_moments(first: &mut Tensor, second: &mut Tensor, grad: &Tensor, s: &OptimSettings, t: f64, lr: f64) -> Tensor {
+    let _ = first.lerp_(grad, 1.0 - s.beta1);
+    let _ = second.g_mul_scalar_(s.beta2).addcmul_(grad, &grad.g_mul_scalar(1.0 - s.beta2));
+    let bc1 = 1.0 - s.beta1.powf(t);
+    let bc2 = 1.0 - s.beta2.powf(t);
+    let mut denom = second.sqrt();
+    let _ = denom.g_div_scalar_(bc2.sqrt()).g_add_scalar_(s.eps);
+    (&*first * (-lr / bc1)) / denom
 }
 
 /// One optimiser update of `p` at step `t` (1-based), under no-grad.
@@ -268,13 +274,7 @@ fn update(p: &mut Param, s: &OptimSettings, t: f64, lr: f64) {
             if wd != 0.0 {
                 let _ = p.tensor.g_mul_scalar_(1.0 - lr * wd);
             }
-            let _ = p.first.lerp_(&grad, 1.0 - s.beta1);
-            let _ = p.second.g_mul_scalar_(s.beta2).addcmul_(&grad, &grad.g_mul_scalar(1.0 - s.beta2));
-            let bc1 = 1.0 - s.beta1.powf(t);
-            let bc2 = 1.0 - s.beta2.powf(t);
-            let mut denom = p.second.sqrt();
-            let _ = denom.g_div_scalar_(bc2.sqrt()).g_add_scalar_(s.eps);
-            let _ = p.tensor.addcdiv_(&(&p.first * (-lr / bc1)), &denom);
+            let _ = p.tensor.g_add_(&adamw_moments(&mut p.first, &mut p.second, &grad, s, t, lr));
         }
         OptimizerKind::Sgd => {
             let mut d = if wd != 0.0 { &grad + &p.tensor * wd } else { grad.shallow_clone() };
