@@ -2,7 +2,7 @@
 //! tests and plugins find `libtorch_cpu.so` without LD_LIBRARY_PATH, and exposes the
 //! folder as `PLEXUS_LIBTORCH_LIB` (used to find libtorch_cuda.so at run time).
 //! Needs `torch-sys` as a direct dependency (that is what exposes DEP_TCH_*).
-fn main() {
+pub fn main() {
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").unwrap_or_default();
     if !lib.is_empty() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");

@@ -2,6 +2,8 @@
 use plexus_plugin::tch::{nn, nn::Module, Tensor};
 use plexus_plugin::{Error, Result};
 
+use crate::short_attention;
+
 /// LayerNorm with open_clip's parameter names (`weight`, `bias`), eps 1e-5.
 #[derive(Debug)]
 pub struct LayerNorm {
@@ -63,6 +65,13 @@ impl SelfAttention {
         let (b, l, w) = x.size3().expect("checked by Transformer::forward");
         let head_dim = w / self.heads;
         let qkv = x.linear(&self.in_proj_weight, Some(&self.in_proj_bias)); // [B, L, 3W]
+        if short_attention::applies(&qkv, self.heads) {
+            // `applies` has checked everything the kernels check; were one to refuse anyway,
+            // libtorch's kernel below computes the same attention.
+            if let Ok(attended) = short_attention::attention(&qkv, self.heads, causal) {
+                return self.out_proj.forward(&attended); // [B, L, W] heads side by side
+            }
+        }
         let split = |t: &Tensor| t.view([b, l, self.heads, head_dim]).transpose(1, 2); // [B, H, L, hd]
         let chunks = qkv.chunk(3, -1);
         let (q, k, v) = (split(&chunks[0]), split(&chunks[1]), split(&chunks[2]));
