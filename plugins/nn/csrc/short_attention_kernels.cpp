@@ -82,25 +82,53 @@ inline void softmax_row(float* p, const float* s, float scale, int64_t n, int64_
   for (int64_t j = 0; j < ld; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), inv));
 }
 
-// to[c·ld + j] = rows[j·stride + c]: a [len, dim] slice of the packed buffer transposed
-// into [dim, ld] so products with it run along the padded row.
-inline void transpose_into(float* __restrict to, const float* rows, int64_t stride, int64_t len, int64_t dim, int64_t ld) {
-  std::memset(to, 0, dim * ld * sizeof(float));
-  for (int64_t j = 0; j < len; ++j)
-    for (int64_t c = 0; c < dim; ++c) to[c * ld + j] = rows[j * stride + c];
+// Transposes the 8×8 block of floats at src (row stride `from`) into dst (row stride `to`).
+inline void transpose_8x8(float* dst, int64_t to, const float* src, int64_t from) {
+  __m256 r[8], t[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + k * from);
+  for (int k = 0; k < 8; k += 2) {
+    t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+    t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+  }
+  for (int k = 0; k < 8; k += 4) {
+    r[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(dst + k * to, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+    _mm256_storeu_ps(dst + (k + 4) * to, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+  }
 }
 
-// row[0..8V) = Σ_c x[c] · t[c·8V ..]: one row of x · tᵀ over the padded key axis, its V
-// vectors held in registers.
+// to[c·ld + j] = rows[j·stride + c]: a [len, dim] slice of the packed buffer transposed
+// into [dim, ld] (dim a multiple of 8, padding columns zero) so products with it run along
+// the padded row.
+inline void transpose_into(float* to, const float* rows, int64_t stride, int64_t len, int64_t dim, int64_t ld) {
+  const int64_t full = len / 8 * 8;
+  for (int64_t j = 0; j < full; j += 8)
+    for (int64_t c = 0; c < dim; c += 8) transpose_8x8(to + c * ld + j, ld, rows + j * stride + c, stride);
+  for (int64_t c = 0; c < dim; ++c) {
+    for (int64_t j = full; j < len; ++j) to[c * ld + j] = rows[j * stride + c];
+    for (int64_t j = len; j < ld; ++j) to[c * ld + j] = 0;
+  }
+}
+
+// row[0..8V) = Σ_c x[c] · t[c·8V ..]: one row of x · tᵀ over the padded key axis, held in
+// registers; even and odd c go to separate accumulators so the FMA chains overlap.
 template <int V>
 inline void row_times_fixed(float* row, const float* x, const float* t, int64_t dim) {
-  __m256 acc[V];
-  for (int v = 0; v < V; ++v) acc[v] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < dim; ++c) {
-    const __m256 xc = _mm256_broadcast_ss(x + c);
-    for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(xc, _mm256_load_ps(t + c * 8 * V + 8 * v), acc[v]);
+  __m256 even[V], odd[V];
+  for (int v = 0; v < V; ++v) even[v] = odd[v] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < dim; c += 2) {  // dim is a multiple of 8
+    const __m256 x0 = _mm256_broadcast_ss(x + c), x1 = _mm256_broadcast_ss(x + c + 1);
+    for (int v = 0; v < V; ++v) {
+      even[v] = _mm256_fmadd_ps(x0, _mm256_load_ps(t + c * 8 * V + 8 * v), even[v]);
+      odd[v] = _mm256_fmadd_ps(x1, _mm256_load_ps(t + (c + 1) * 8 * V + 8 * v), odd[v]);
+    }
   }
-  for (int v = 0; v < V; ++v) _mm256_store_ps(row + 8 * v, acc[v]);
+  for (int v = 0; v < V; ++v) _mm256_store_ps(row + 8 * v, _mm256_add_ps(even[v], odd[v]));
 }
 
 inline void row_times(float* row, const float* x, const float* t, int64_t dim, int64_t ld) {
@@ -116,16 +144,25 @@ inline void row_times(float* row, const float* x, const float* t, int64_t dim, i
   }
 }
 
-// out[c0..c0+8V) = Σ_j w[j·w_stride] · rows[j·stride + c0 ..] for j < n, in registers.
+// out[c0..c0+8V) = Σ_j w[j·w_stride] · rows[j·stride + c0 ..] for j < n, in registers;
+// even and odd j go to separate accumulators so the FMA chains overlap.
 template <int V>
 inline void weighted_rows_fixed(float* out, const float* w, int64_t w_stride, const float* rows, int64_t stride, int64_t n) {
-  __m256 acc[V];
-  for (int v = 0; v < V; ++v) acc[v] = _mm256_setzero_ps();
-  for (int64_t j = 0; j < n; ++j) {
-    const __m256 wj = _mm256_broadcast_ss(w + j * w_stride);
-    for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(rows + j * stride + 8 * v), acc[v]);
+  __m256 even[V], odd[V];
+  for (int v = 0; v < V; ++v) even[v] = odd[v] = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const __m256 w0 = _mm256_broadcast_ss(w + j * w_stride), w1 = _mm256_broadcast_ss(w + (j + 1) * w_stride);
+    for (int v = 0; v < V; ++v) {
+      even[v] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(rows + j * stride + 8 * v), even[v]);
+      odd[v] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(rows + (j + 1) * stride + 8 * v), odd[v]);
+    }
   }
-  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
+  if (j < n) {
+    const __m256 w0 = _mm256_broadcast_ss(w + j * w_stride);
+    for (int v = 0; v < V; ++v) even[v] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(rows + j * stride + 8 * v), even[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, _mm256_add_ps(even[v], odd[v]));
 }
 
 // out[0..dim) = Σ_j w[j·w_stride] · rows[j·stride ..] for j < n (dim a multiple of 8).
