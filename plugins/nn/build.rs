@@ -24,7 +24,7 @@ fn main() {
         // libtorch's own headers warn under newer compilers; our files are kept warning-free.
         .warnings(false)
         .compile("plexus_short_attention");
-    for file in sources.iter().chain(&["csrc/short_attention_kernels.h"]) {
+    for file in sources.iter().chain(&["csrc/short_attention_kernels.h", "csrc/avx2_math.h"]) {
         println!("cargo:rerun-if-changed={file}");
     }
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
