@@ -1,12 +1,9 @@
 // libtorch autograd function around the short-sequence attention kernels, behind a C ABI
-// for plugins/nn/src/short_attention.rs. Errors come back as messages, never as C++
-// exceptions across the boundary.
+// for plugins/nn/src/cpu_kernels/attention.rs.
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <cstdlib>
-#include <cstring>
-
+#include "ffi.h"
 #include "short_attention_kernels.h"
 
 namespace {
@@ -57,24 +54,16 @@ struct ShortAttention : public torch::autograd::Function<ShortAttention> {
   }
 };
 
-char* copy_message(const char* what) {
-  char* message = static_cast<char*>(std::malloc(std::strlen(what) + 1));
-  if (message != nullptr) std::strcpy(message, what);
-  return message;
-}
-
 }  // namespace
 
 extern "C" {
 
 int plexus_short_attention_max_len() { return PLEXUS_SHORT_ATTENTION_MAX_LEN; }
 int plexus_short_attention_max_head_dim() { return PLEXUS_SHORT_ATTENTION_MAX_HEAD_DIM; }
-int plexus_short_attention_cpu_supported() { return plexus_short_attention_cpu_ok() ? 1 : 0; }
 
-// `qkv` and `*out` are tch's tensor handles (at::Tensor*). Returns null on success, else a
-// message the caller frees with plexus_short_attention_free_message.
+// `qkv` and `*out` are tch's tensor handles (at::Tensor*); errors as in ffi.h.
 char* plexus_short_attention(const void* qkv, int64_t heads, int causal, void** out) {
-  try {
+  return plexus_ffi::guarded([&] {
     const at::Tensor& x = *static_cast<const at::Tensor*>(qkv);
     TORCH_CHECK(x.dim() == 3, "short attention: qkv must be [B, L, 3W], got ", x.sizes());
     TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat, "short attention: qkv must be a float32 CPU tensor");
@@ -84,16 +73,9 @@ char* plexus_short_attention(const void* qkv, int64_t heads, int causal, void** 
                 PLEXUS_SHORT_ATTENTION_MAX_LEN);
     TORCH_CHECK(head_dim % 8 == 0 && head_dim <= PLEXUS_SHORT_ATTENTION_MAX_HEAD_DIM, "short attention: head width ", head_dim,
                 " is not a multiple of 8 up to ", PLEXUS_SHORT_ATTENTION_MAX_HEAD_DIM);
-    TORCH_CHECK(plexus_short_attention_cpu_ok(), "short attention: this CPU lacks AVX2/FMA");
+    TORCH_CHECK(plexus_kernels_cpu_supported(), "short attention: this CPU lacks AVX2/FMA");
     *out = new at::Tensor(ShortAttention::apply(x, heads, causal != 0));
-    return nullptr;
-  } catch (const std::exception& e) {
-    return copy_message(e.what());
-  } catch (...) {
-    return copy_message("short attention: unknown C++ exception");
-  }
+  });
 }
-
-void plexus_short_attention_free_message(char* message) { std::free(message); }
 
 }  // extern "C"

@@ -14,7 +14,7 @@
 //                           zero past the row's last key (and above the diagonal when causal)
 //   dout  [B, L, H, D], dqkv [B, L, 3, H, D]
 //
-// Compiled for AVX2 + FMA; the caller checks the CPU has them (plexus_short_attention_cpu_ok).
+// Compiled for AVX2 + FMA; the caller checks the CPU has them (plexus_kernels_cpu_supported).
 #pragma GCC target("avx2,fma")
 #include "short_attention_kernels.h"
 
@@ -147,8 +147,6 @@ inline void weighted_rows(float* out, const float* w, int64_t w_stride, const fl
 }
 
 }  // namespace
-
-bool plexus_short_attention_cpu_ok() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 int64_t plexus_short_attention_padded_len(int64_t len) { return padded(len); }
 

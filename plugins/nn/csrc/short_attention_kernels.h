@@ -6,9 +6,6 @@
 #define PLEXUS_SHORT_ATTENTION_MAX_LEN 64
 #define PLEXUS_SHORT_ATTENTION_MAX_HEAD_DIM 128
 
-// Whether this CPU runs the kernels (they are compiled for AVX2 + FMA).
-bool plexus_short_attention_cpu_ok();
-
 // Columns of a row of `probs` [B, H, L, Lp]: L rounded up to a multiple of 8.
 int64_t plexus_short_attention_padded_len(int64_t len);
 

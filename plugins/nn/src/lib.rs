@@ -1,7 +1,7 @@
 //! Layers shared by the built-in plugins. Parameter names follow open_clip's
 //! `transformer.py`, so that open_clip state dicts map one-to-one onto our VarStore paths.
+pub mod cpu_kernels;
 mod pool;
-pub mod short_attention;
 mod transformer;
 mod vq;
 

@@ -2,7 +2,7 @@
 use plexus_plugin::tch::{nn, nn::Module, Tensor};
 use plexus_plugin::{Error, Result};
 
-use crate::short_attention;
+use crate::cpu_kernels::{attention, gelu};
 
 /// LayerNorm with open_clip's parameter names (`weight`, `bias`), eps 1e-5.
 #[derive(Debug)]
@@ -65,10 +65,10 @@ impl SelfAttention {
         let (b, l, w) = x.size3().expect("checked by Transformer::forward");
         let head_dim = w / self.heads;
         let qkv = x.linear(&self.in_proj_weight, Some(&self.in_proj_bias)); // [B, L, 3W]
-        if short_attention::applies(&qkv, self.heads) {
+        if attention::applies(&qkv, self.heads) {
             // `applies` has checked everything the kernels check; were one to refuse anyway,
             // libtorch's kernel below computes the same attention.
-            if let Ok(attended) = short_attention::attention(&qkv, self.heads, causal) {
+            if let Ok(attended) = attention::attention(&qkv, self.heads, causal) {
                 return self.out_proj.forward(&attended); // [B, L, W] heads side by side
             }
         }
@@ -116,7 +116,7 @@ impl ResidualAttentionBlock {
     /// `[B, L, W]` → `[B, L, W]`
     pub fn forward(&self, x: &Tensor, causal: bool) -> Tensor {
         let x = x + self.attn.forward(&self.ln_1.forward(x), causal);
-        let h = self.c_fc.forward(&self.ln_2.forward(&x)).gelu("none");
+        let h = gelu::gelu(&self.c_fc.forward(&self.ln_2.forward(&x)));
         &x + self.c_proj.forward(&h)
     }
 

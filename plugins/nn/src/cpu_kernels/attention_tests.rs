@@ -1,4 +1,5 @@
 use super::*;
+use crate::cpu_kernels::enabled;
 
 /// libtorch's attention on the same packed input: `[B, L, 3W]` → `[B, L, W]`.
 fn reference(qkv: &Tensor, heads: i64, causal: bool) -> Tensor {
@@ -33,7 +34,7 @@ fn compare(b: i64, l: i64, heads: i64, head_dim: i64, causal: bool) -> (f64, f64
 #[test]
 fn matches_libtorch_attention_in_output_and_gradient() {
     if !enabled() {
-        eprintln!("skipped: this CPU lacks AVX2/FMA or PLEXUS_ATTENTION=sdpa");
+        eprintln!("skipped: this CPU lacks AVX2/FMA or PLEXUS_CPU_KERNELS=libtorch");
         return;
     }
     for &(b, l, heads, head_dim, causal) in &[
