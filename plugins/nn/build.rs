@@ -1,5 +1,5 @@
 //! Bakes libtorch's folder into the rpath (the shared build/rpath.rs) and compiles the CPU
-//! kernels (csrc/: short-sequence attention, GELU) against the headers of the libtorch that
+//! kernels (csrc/: short-sequence attention, GELU, LayerNorm) against the headers of the libtorch that
 //! torch-sys links, with its C++ ABI.
 #[path = "../../build/rpath.rs"]
 mod rpath;
@@ -11,7 +11,10 @@ fn main() {
     let lib = PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys exposes libtorch's lib folder as DEP_TCH_LIBTORCH_LIB"));
     let include = lib.parent().expect("libtorch's lib folder has a parent").join("include");
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
-    let sources = ["csrc/kernels.cpp", "csrc/short_attention.cpp", "csrc/short_attention_kernels.cpp", "csrc/gelu.cpp", "csrc/gelu_kernels.cpp"];
+    let sources = [
+        "csrc/kernels.cpp", "csrc/short_attention.cpp", "csrc/short_attention_kernels.cpp", "csrc/gelu.cpp", "csrc/gelu_kernels.cpp",
+        "csrc/layer_norm.cpp", "csrc/layer_norm_kernels.cpp",
+    ];
     cc::Build::new()
         .cpp(true)
         .files(sources)
@@ -24,7 +27,7 @@ fn main() {
         // libtorch's own headers warn under newer compilers; our files are kept warning-free.
         .warnings(false)
         .compile("plexus_cpu_kernels");
-    for file in sources.iter().chain(&["csrc/ffi.h", "csrc/avx2_math.h", "csrc/short_attention_kernels.h", "csrc/gelu_kernels.h"]) {
+    for file in sources.iter().chain(&["csrc/ffi.h", "csrc/avx2_math.h", "csrc/short_attention_kernels.h", "csrc/gelu_kernels.h", "csrc/layer_norm_kernels.h"]) {
         println!("cargo:rerun-if-changed={file}");
     }
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");

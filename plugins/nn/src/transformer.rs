@@ -2,7 +2,7 @@
 use plexus_plugin::tch::{nn, nn::Module, Tensor};
 use plexus_plugin::{Error, Result};
 
-use crate::cpu_kernels::{attention, gelu};
+use crate::cpu_kernels::{attention, gelu, layer_norm};
 
 /// LayerNorm with open_clip's parameter names (`weight`, `bias`), eps 1e-5.
 #[derive(Debug)]
@@ -18,7 +18,7 @@ impl LayerNorm {
     }
     /// `[.., W]` → `[.., W]`
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.layer_norm([self.width], Some(&self.weight), Some(&self.bias), 1e-5, true)
+        layer_norm::layer_norm(x, &self.weight, &self.bias, 1e-5)
     }
     /// The same parameters (see [`Transformer::replica`]).
     pub fn replica(&self) -> Self {

@@ -1,12 +1,14 @@
 //! CPU kernels of our own (csrc/), for the spots where libtorch's eager kernels are slow
 //! at the shapes of small multimodal models, each a libtorch autograd function behind a C
-//! ABI: [`attention`] (multi-head self-attention over short sequences) and [`gelu`].
+//! ABI: [`attention`] (multi-head self-attention over short sequences), [`gelu`] and
+//! [`layer_norm`].
 //!
 //! They run on float32 CPU tensors on AVX2 + FMA CPUs; `PLEXUS_CPU_KERNELS=libtorch`
 //! switches them all off (libtorch's kernels then compute the same functions), e.g. for
 //! comparisons. Each matches libtorch to float rounding (the tests beside each module).
 pub mod attention;
 pub mod gelu;
+pub mod layer_norm;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::OnceLock;
