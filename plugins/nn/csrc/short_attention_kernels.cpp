@@ -146,47 +146,57 @@ inline void weighted_rows(float* out, const float* w, int64_t w_stride, const fl
   for (; c < dim; c += 8) weighted_rows_fixed<1>(out + c, w, w_stride, rows + c, stride, n);
 }
 
+// Where one (batch, head) pair's pieces live in the packed layouts.
+struct Shape {
+  int64_t len, heads, head_dim, width, stride, ld;
+  Shape(int64_t len, int64_t heads, int64_t head_dim)
+      : len(len), heads(heads), head_dim(head_dim), width(heads * head_dim), stride(3 * heads * head_dim), ld(padded(len)) {}
+  // Offset of pair bh's first q row in qkv [B, L, 3W] (k and v follow at +W and +2W).
+  int64_t packed(int64_t bh) const { return bh / heads * len * stride + bh % heads * head_dim; }
+  // Offset of pair bh's first row in a [B, L, W] tensor (out, dout).
+  int64_t merged(int64_t bh) const { return bh / heads * len * width + bh % heads * head_dim; }
+};
+
 }  // namespace
 
 int64_t plexus_short_attention_padded_len(int64_t len) { return padded(len); }
 
 void plexus_short_attention_forward(const float* qkv, float* out, float* probs, int64_t len, int64_t heads, int64_t head_dim,
                                     bool causal, int64_t first, int64_t last) {
-  const int64_t width = heads * head_dim, stride = 3 * width, ld = padded(len);
+  const Shape at(len, heads, head_dim);
+  const int64_t stride = at.stride, ld = at.ld;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   alignas(32) float keys_t[kMaxDim * kMaxLen];
   alignas(32) float s[kMaxLen];
   for (int64_t bh = first; bh < last; ++bh) {
-    const int64_t b = bh / heads, h = bh % heads;
-    const float* q = qkv + b * len * stride + h * head_dim;
-    const float* k = q + width;
-    const float* v = q + 2 * width;
-    transpose_into(keys_t, k, stride, len, head_dim, ld);
+    const float* q = qkv + at.packed(bh);
+    const float* v = q + 2 * at.width;
+    transpose_into(keys_t, q + at.width, stride, len, head_dim, ld);
     for (int64_t i = 0; i < len; ++i) {
       const int64_t n = causal ? i + 1 : len;
       float* p = probs + (bh * len + i) * ld;
       row_times(s, q + i * stride, keys_t, head_dim, ld);  // S_ij = q_i · k_j
       softmax_row(p, s, scale, n, ld);
-      weighted_rows(out + (b * len + i) * width + h * head_dim, p, 1, v, stride, n, head_dim);  // o_i = Σ_j P_ij v_j
+      weighted_rows(out + at.merged(bh) + i * at.width, p, 1, v, stride, n, head_dim);  // o_i = Σ_j P_ij v_j
     }
   }
 }
 
 void plexus_short_attention_backward(const float* qkv, const float* probs, const float* dout, float* dqkv, int64_t len, int64_t heads,
                                      int64_t head_dim, bool causal, int64_t first, int64_t last) {
-  const int64_t width = heads * head_dim, stride = 3 * width, ld = padded(len);
+  const Shape at(len, heads, head_dim);
+  const int64_t width = at.width, stride = at.stride, ld = at.ld;
   const __m256 scale = _mm256_set1_ps(1.0f / std::sqrt(static_cast<float>(head_dim)));
   alignas(32) float values_t[kMaxDim * kMaxLen];
   alignas(32) float ds[kMaxLen * kMaxLen];  // [L, ld]: scale · dS, zero where masked
   alignas(32) float dp[kMaxLen];
   for (int64_t bh = first; bh < last; ++bh) {
-    const int64_t b = bh / heads, h = bh % heads;
-    const float* q = qkv + b * len * stride + h * head_dim;
+    const float* q = qkv + at.packed(bh);
     const float* k = q + width;
     const float* v = q + 2 * width;
-    const float* d_o = dout + b * len * width + h * head_dim;  // rows i at d_o + i·width
+    const float* d_o = dout + at.merged(bh);  // rows i at d_o + i·width
     const float* p = probs + bh * len * ld;
-    float* dq = dqkv + b * len * stride + h * head_dim;
+    float* dq = dqkv + at.packed(bh);
     float* dk = dq + width;
     float* dv = dq + 2 * width;
     transpose_into(values_t, v, stride, len, head_dim, ld);
