@@ -2,6 +2,8 @@
 // malloc'd message the Rust side frees with plexus_kernels_free_message. No C++ exception
 // crosses into Rust.
 #pragma once
+#include <c10/util/Exception.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -26,6 +28,8 @@ char* guarded(Body&& body) {
   try {
     body();
     return nullptr;
+  } catch (const c10::Error& e) {  // TORCH_CHECK: the message, not libtorch's C++ backtrace
+    return copy_message(e.what_without_backtrace());
   } catch (const std::exception& e) {
     return copy_message(e.what());
   } catch (...) {

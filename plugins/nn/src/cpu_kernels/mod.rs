@@ -41,9 +41,11 @@ fn call(entry: impl FnOnce(*mut *mut c_void) -> *mut c_char) -> Result<Tensor> {
         // SAFETY: a NUL-terminated malloc'd string from the C++ side, freed by its own call.
         let text = unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned();
         unsafe { plexus_kernels_free_message(message) };
-        return Err(Error::shape(text));
+        return Err(Error::other(text));
     }
-    assert!(!out.is_null(), "a kernel entry point returned neither a tensor nor an error");
+    if out.is_null() {
+        return Err(Error::other("a CPU kernel's entry point returned neither a tensor nor an error"));
+    }
     // SAFETY: on success the C++ side stored a new heap `at::Tensor*` (tch's tensor handle),
     // which `Tensor::from_ptr` takes ownership of.
     Ok(unsafe { Tensor::from_ptr(out as *mut _) })
