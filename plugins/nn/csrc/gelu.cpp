@@ -28,6 +28,9 @@ struct Gelu : public torch::autograd::Function<Gelu> {
 
   // d gelu(x) [...] → d x [...]
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    // The kernels are not differentiable themselves: refuse rather than give silent wrong
+    // second derivatives (the engine enables grad mode only for create_graph backwards).
+    TORCH_CHECK(!at::GradMode::is_enabled(), "gelu: double backward (create_graph) is not supported");
     const at::Tensor x = ctx->get_saved_variables()[0];
     const at::Tensor dy = grads[0].contiguous();
     at::Tensor dx = at::empty_like(x);

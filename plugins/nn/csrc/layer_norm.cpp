@@ -32,6 +32,9 @@ struct LayerNorm : public torch::autograd::Function<LayerNorm> {
 
   // dy [.., W] → dx [.., W], dγ [W], dβ [W]
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    // The kernels are not differentiable themselves: refuse rather than give silent wrong
+    // second derivatives (the engine enables grad mode only for create_graph backwards).
+    TORCH_CHECK(!at::GradMode::is_enabled(), "layer norm: double backward (create_graph) is not supported");
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &gamma = saved[1], &mean = saved[2], &rstd = saved[3];
     const at::Tensor dy = grads[0].contiguous();

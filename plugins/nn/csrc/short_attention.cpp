@@ -35,6 +35,9 @@ struct ShortAttention : public torch::autograd::Function<ShortAttention> {
 
   // d out [B, L, W] → d qkv [B, L, 3W].
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    // The kernels are not differentiable themselves: refuse rather than give silent wrong
+    // second derivatives (the engine enables grad mode only for create_graph backwards).
+    TORCH_CHECK(!at::GradMode::is_enabled(), "short attention: double backward (create_graph) is not supported");
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor& x = saved[0];
     const at::Tensor& probs = saved[1];

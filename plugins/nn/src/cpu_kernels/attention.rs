@@ -9,8 +9,7 @@
 //! the gradient back as one packed `[B, L, 3W]`.
 //!
 //! Taken where [`applies`] says so: besides [`super::enabled`], a float32 CPU tensor,
-//! 1 <= L <= 64 and a head width that is a multiple of 8 up to 128. Double backward is not
-//! supported.
+//! 1 <= L <= 64 and a head width that is a multiple of 8 up to 128.
 use std::ffi::{c_char, c_int, c_void};
 
 use plexus_plugin::tch::{Device, Kind, Tensor};

@@ -92,3 +92,16 @@ fn a_non_contiguous_input_gives_the_same_result() {
     let b = attention(&view.contiguous(), 1, false).unwrap();
     assert_eq!(max_abs_diff(&a, &b), 0.0);
 }
+
+#[test]
+fn a_create_graph_backward_is_refused_not_silently_wrong() {
+    if !enabled() {
+        return;
+    }
+    let x = Tensor::randn([2, 5, 3 * 16], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    let y = attention(&x, 2, false).unwrap().square().sum(Kind::Float);
+    let err = Tensor::f_run_backward(&[y], &[&x], true, true).unwrap_err().to_string();
+    assert!(err.contains("double backward"), "{err}");
+    let y = attention(&x, 2, false).unwrap().square().sum(Kind::Float);
+    assert!(Tensor::f_run_backward(&[y], &[&x], false, false).is_ok(), "a plain backward still works");
+}

@@ -6,6 +6,8 @@
 //! They run on float32 CPU tensors on AVX2 + FMA CPUs; `PLEXUS_CPU_KERNELS=libtorch`
 //! switches them all off (libtorch's kernels then compute the same functions), e.g. for
 //! comparisons. Each matches libtorch to float rounding (the tests beside each module).
+//! Their backward passes are not differentiable: a `create_graph` backward through one is
+//! an error (test), not a silently wrong second derivative.
 pub mod attention;
 pub mod gelu;
 pub mod layer_norm;
