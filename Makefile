@@ -68,7 +68,7 @@ bench: setup
 	target/debug/clip_train_step --reps 5 --steps 6 --name clip_train_step_vs_matmul_patches --py-arg --patch-embed --py-arg matmul
 	@export BENCH_THREADS=$(BENCH_THREADS) OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS); \
 	target/debug/clip_train_step --reps 9 --steps 6 --name clip_train_step_$(BENCH_THREADS)thread && \
-	target/debug/plugin_overhead 41 2 && \
+	target/debug/plugin_overhead 401 1 32 && \
 	target/debug/rhai_overhead experiments/clip_fashion.yaml 9 data.train.limit=10000 data.test.limit=2000 train.epochs=1 threads=$(BENCH_THREADS) && \
 	target/debug/data_wait_files webdataset 2 10000
 	@rc=0; $(MAKE) -q --no-print-directory bench-metrics >/dev/null 2>&1 || rc=$$?; \
