@@ -12,7 +12,7 @@
 //! 1 <= L <= 64 and a head width that is a multiple of 8 up to 128.
 use std::ffi::{c_char, c_int, c_void};
 
-use plexus_plugin::tch::{Device, Kind, Tensor};
+use plexus_plugin::tch::Tensor;
 use plexus_plugin::Result;
 
 extern "C" {
@@ -30,7 +30,7 @@ pub fn applies(qkv: &Tensor, heads: i64) -> bool {
         let head_dim = packed / 3 / heads;
         head_dim % 8 == 0 && head_dim <= max_dim && (1..=max_len).contains(&len)
     };
-    fits && qkv.device() == Device::Cpu && qkv.kind() == Kind::Float && super::enabled()
+    fits && super::is_cpu_f32(qkv) && super::enabled()
 }
 
 /// `softmax(q kᵀ / √D [+ causal mask]) v` per head, with q, k, v the three `[B, L, W]`

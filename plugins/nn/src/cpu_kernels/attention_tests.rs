@@ -1,4 +1,5 @@
 use super::*;
+use plexus_plugin::tch::{Device, Kind};
 use crate::cpu_kernels::enabled;
 
 /// libtorch's attention on the same packed input: `[B, L, 3W]` → `[B, L, W]`.

@@ -4,7 +4,7 @@
 //! where the kernels are switched off ([`super::enabled`]).
 use std::ffi::{c_char, c_void};
 
-use plexus_plugin::tch::{Device, Kind, Tensor};
+use plexus_plugin::tch::Tensor;
 
 extern "C" {
     fn plexus_gelu(x: *const c_void, out: *mut *mut c_void) -> *mut c_char;
@@ -12,7 +12,7 @@ extern "C" {
 
 /// `x·Φ(x)` elementwise, `[..]` → `[..]`; differentiable once.
 pub fn gelu(x: &Tensor) -> Tensor {
-    if x.device() == Device::Cpu && x.kind() == Kind::Float && super::enabled() {
+    if super::is_cpu_f32(x) && super::enabled() {
         // SAFETY: `x.as_ptr()` is tch's live `at::Tensor*`, read during the call only.
         if let Ok(y) = super::call(|out| unsafe { plexus_gelu(x.as_ptr() as *const c_void, out) }) {
             return y;
@@ -26,6 +26,7 @@ pub fn gelu(x: &Tensor) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plexus_plugin::tch::{Device, Kind};
 
     #[test]
     fn matches_libtorch_gelu_in_value_and_gradient() {

@@ -6,7 +6,7 @@
 //! rows, so they do not depend on the thread count.
 use std::ffi::{c_char, c_void};
 
-use plexus_plugin::tch::{Device, Kind, Tensor};
+use plexus_plugin::tch::Tensor;
 
 extern "C" {
     fn plexus_layer_norm(x: *const c_void, weight: *const c_void, bias: *const c_void, eps: f64, out: *mut *mut c_void) -> *mut c_char;
@@ -16,8 +16,7 @@ extern "C" {
 /// with `weight` and `bias` `[W]`; differentiable once.
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Tensor {
     let width = x.size().last().copied().unwrap_or(0);
-    let on_cpu_f32 = |t: &Tensor| t.device() == Device::Cpu && t.kind() == Kind::Float;
-    if width > 0 && width % 8 == 0 && on_cpu_f32(x) && on_cpu_f32(weight) && on_cpu_f32(bias) && super::enabled() {
+    if width > 0 && width % 8 == 0 && [x, weight, bias].into_iter().all(super::is_cpu_f32) && super::enabled() {
         // SAFETY: the `as_ptr()`s are tch's live `at::Tensor*`s, read during the call only.
         let entry = |out| unsafe { plexus_layer_norm(x.as_ptr() as *const c_void, weight.as_ptr() as *const c_void, bias.as_ptr() as *const c_void, eps, out) };
         if let Ok(y) = super::call(entry) {

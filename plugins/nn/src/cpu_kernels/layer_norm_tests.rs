@@ -1,4 +1,5 @@
 use super::*;
+use plexus_plugin::tch::{Device, Kind};
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])

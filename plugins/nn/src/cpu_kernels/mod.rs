@@ -15,7 +15,7 @@ pub mod layer_norm;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::OnceLock;
 
-use plexus_plugin::tch::Tensor;
+use plexus_plugin::tch::{Device, Kind, Tensor};
 use plexus_plugin::{Error, Result};
 
 extern "C" {
@@ -32,6 +32,11 @@ pub fn enabled() -> bool {
         let cpu = unsafe { plexus_kernels_cpu_supported() } == 1;
         cpu && std::env::var("PLEXUS_CPU_KERNELS").map_or(true, |v| v != "libtorch")
     })
+}
+
+/// Whether `t` is what the kernels compute on: a float32 tensor on the CPU.
+fn is_cpu_f32(t: &Tensor) -> bool {
+    t.device() == Device::Cpu && t.kind() == Kind::Float
 }
 
 /// Runs one C entry point that hands back a new tensor through its out-pointer, or an
